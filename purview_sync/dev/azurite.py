@@ -6,6 +6,7 @@ Used by the devhost's embedded defaults and by the test suite, which starts and 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -34,9 +35,7 @@ def azurite_binary() -> Path:
         npm = shutil.which("npm")
         if npm is None:
             raise RuntimeError("npm is required to install Azurite (install Node.js 18+ and npm)")
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=TOOLS_DIR, check=True
-        )
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=TOOLS_DIR, check=True)
     return binary
 
 
@@ -103,10 +102,8 @@ class Azurite:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=10)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         finally:
             if proc.stderr:
                 proc.stderr.close()

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import inspect
 import json
 import logging
 import re
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -243,7 +243,9 @@ class DevHost:
         for fn in self.functions:
             if fn.queue_name:
                 threads.append(
-                    threading.Thread(target=self._poll_queue, args=(fn,), name=f"devhost-{fn.name}", daemon=True)
+                    threading.Thread(
+                        target=self._poll_queue, args=(fn,), name=f"devhost-{fn.name}", daemon=True
+                    )
                 )
         for thread in threads:
             thread.start()
@@ -312,7 +314,9 @@ class DevHost:
         headers = {k: v for k, v in response.headers.items()}
         if response.mimetype and "content-type" not in {k.lower() for k in headers}:
             headers["Content-Type"] = f"{response.mimetype}; charset={response.charset or 'utf-8'}"
-        log.info("Executed 'Functions.%s' (%s %s → %s)", fn.name, request.method, request.url, response.status_code)
+        log.info(
+            "Executed 'Functions.%s' (%s %s → %s)", fn.name, request.method, request.url, response.status_code
+        )
         return response.status_code, headers, response.get_body() or b""
 
     def _http_handler(self) -> type[BaseHTTPRequestHandler]:
@@ -350,10 +354,8 @@ class DevHost:
                 f"queue connection '{conn_name}' is not set; the devhost needs a connection string"
             )
         client = QueueClient.from_connection_string(conn, name)  # raw text: Base64 handled here
-        try:
+        with contextlib.suppress(ResourceExistsError):
             client.create_queue()
-        except ResourceExistsError:
-            pass
         return client
 
     def _send_outputs(self, fn: _Function, outs: dict[str, Out]) -> None:
@@ -367,7 +369,9 @@ class DevHost:
                 client.send_message(self._encode(item))
 
     def _encode(self, item: Any) -> str:
-        text = item.decode() if isinstance(item, bytes) else item if isinstance(item, str) else json.dumps(item)
+        text = (
+            item.decode() if isinstance(item, bytes) else item if isinstance(item, str) else json.dumps(item)
+        )
         if self.config.message_encoding == "none":
             return text
         return base64.b64encode(text.encode("utf-8")).decode("ascii")
@@ -382,7 +386,9 @@ class DevHost:
         interval = 0.1
         queue: QueueClient | None = None
         poison: QueueClient | None = None
-        with ThreadPoolExecutor(max_workers=self.config.batch_size, thread_name_prefix=f"q-{fn.name}") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.config.batch_size, thread_name_prefix=f"q-{fn.name}"
+        ) as pool:
             while not self._stop.is_set():
                 try:
                     if queue is None or poison is None:
@@ -412,7 +418,9 @@ class DevHost:
             try:
                 body = self._decode(message.content)
             except (binascii.Error, ValueError):
-                log.error("queue %s: message %s is not valid Base64; moved to poison", fn.queue_name, message.id)
+                log.error(
+                    "queue %s: message %s is not valid Base64; moved to poison", fn.queue_name, message.id
+                )
                 self._to_poison(queue, poison, message, lease)
                 return
             if message.dequeue_count > self.config.max_dequeue_count:
@@ -453,7 +461,9 @@ class DevHost:
             log.info("Executed 'Functions.%s' (Succeeded, message %s)", fn.name, message.id)
         except Exception:  # storage hiccup while settling: the lease expires and the message comes back
             lease.stop()
-            log.warning("queue %s: could not settle message %s\n%s", fn.queue_name, message.id, traceback.format_exc())
+            log.warning(
+                "queue %s: could not settle message %s\n%s", fn.queue_name, message.id, traceback.format_exc()
+            )
 
     def _to_poison(self, queue: QueueClient, poison: QueueClient, message: Any, lease: _Lease) -> None:
         lease.stop()

@@ -15,9 +15,10 @@ import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -156,7 +157,9 @@ class SimServer:
             self.stats[kind] += 1
             return handler(req)
         if allowed:
-            return json_response({"error": {"code": "MethodNotAllowed", "message": "Method not allowed"}}, 405)
+            return json_response(
+                {"error": {"code": "MethodNotAllowed", "message": "Method not allowed"}}, 405
+            )
         return self.not_found(req)
 
     def not_found(self, req: SimRequest) -> SimResponse:
@@ -169,14 +172,24 @@ class SimServer:
             wait = self._bucket.take()
             if wait > 0:
                 retry_after = max(1, int(wait + 0.999))
-                body = {"error": {"code": "TooManyRequests", "message": "Rate limit is exceeded. Try again later."}}
+                body = {
+                    "error": {
+                        "code": "TooManyRequests",
+                        "message": "Rate limit is exceeded. Try again later.",
+                    }
+                }
                 return json_response(body, 429, **{"Retry-After": str(retry_after)})
         if self.faults.error_rate:
             with self._random_lock:
                 hit = self._random.random() < self.faults.error_rate
                 status = self._random.choice([500, 502, 503])
             if hit:
-                body = {"error": {"code": "InternalServerError", "message": "The service is temporarily unavailable."}}
+                body = {
+                    "error": {
+                        "code": "InternalServerError",
+                        "message": "The service is temporarily unavailable.",
+                    }
+                }
                 return json_response(body, status)
         return None
 
@@ -191,7 +204,7 @@ class SimServer:
         scheme = "https" if self._ssl_context else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
 
-    def start(self) -> "SimServer":
+    def start(self) -> SimServer:
         sim = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -241,7 +254,7 @@ class SimServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "SimServer":
+    def __enter__(self) -> SimServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -48,7 +48,7 @@ def create_dev_tls(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "loca
     if all(p.exists() for p in (paths.ca_cert, paths.server_cert, paths.server_key, paths.bundle)):
         return paths
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()
@@ -59,7 +59,9 @@ def create_dev_tls(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "loca
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )

@@ -14,4 +14,6 @@ bp = func.Blueprint()
 def health(req: func.HttpRequest) -> func.HttpResponse:
     storage = get_services().storage.ping()
     healthy = all(state == "ok" for state in storage.values())
-    return json_response({"status": "ok" if healthy else "degraded", "storage": storage}, 200 if healthy else 503)
+    return json_response(
+        {"status": "ok" if healthy else "degraded", "storage": storage}, 200 if healthy else 503
+    )

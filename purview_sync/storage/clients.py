@@ -6,6 +6,7 @@ Queue messages are Base64 on the wire because that is what the Functions host ex
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from typing import Any
@@ -69,10 +70,8 @@ class StorageClients:
         client = self.tables.get_table_client(name)
         if name not in self._ready_tables:
             with self._lock:
-                try:
+                with contextlib.suppress(ResourceExistsError):
                     client.create_table()
-                except ResourceExistsError:
-                    pass
                 self._ready_tables.add(name)
         return client
 
@@ -80,10 +79,8 @@ class StorageClients:
         client = self.queues.get_queue_client(name)
         if name not in self._ready_queues:
             with self._lock:
-                try:
+                with contextlib.suppress(ResourceExistsError):
                     client.create_queue()
-                except ResourceExistsError:
-                    pass
                 self._ready_queues.add(name)
         return client
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -75,10 +76,8 @@ def host(azurite: Azurite) -> Iterator[tuple[DevHost, Recorder]]:
 
 def raw(azurite: Azurite, name: str) -> QueueClient:
     client = QueueClient.from_connection_string(azurite.connection_string, name)
-    try:
+    with contextlib.suppress(Exception):
         client.create_queue()
-    except Exception:
-        pass
     return client
 
 
@@ -139,14 +138,18 @@ def test_queue_base64_and_output_binding(host: tuple[DevHost, Recorder], azurite
     assert ("hello-queue", 1) in recorder.calls
 
 
-def test_undecodable_message_goes_straight_to_poison(host: tuple[DevHost, Recorder], azurite: Azurite) -> None:
+def test_undecodable_message_goes_straight_to_poison(
+    host: tuple[DevHost, Recorder], azurite: Azurite
+) -> None:
     _, recorder = host
     raw(azurite, IN_QUEUE).send_message("not base64 at all!")
     assert drain(raw(azurite, IN_QUEUE + "-poison"), 1) == ["not base64 at all!"]
     assert all(body != "not base64 at all!" for body, _ in recorder.calls)
 
 
-def test_failures_retry_then_poison_after_max_dequeue(host: tuple[DevHost, Recorder], azurite: Azurite) -> None:
+def test_failures_retry_then_poison_after_max_dequeue(
+    host: tuple[DevHost, Recorder], azurite: Azurite
+) -> None:
     _, recorder = host
     payload = base64.b64encode(b"fail-always").decode()
     raw(azurite, IN_QUEUE).send_message(payload)
