@@ -6,23 +6,75 @@ simulators and Azurite clients straight in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+import threading
+from functools import cached_property, lru_cache
+from typing import Any
 
 from purview_sync.settings import Settings, get_settings
 from purview_sync.storage.clients import StorageClients
 
 
-@dataclass
 class Services:
-    settings: Settings
-    storage: StorageClients
+    def __init__(self, settings: Settings, storage: StorageClients | None = None) -> None:
+        self.settings = settings
+        self.storage = storage or StorageClients(settings)
+        self._credentials: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @cached_property
+    def integrations(self) -> Any:
+        from purview_sync.storage.repos import IntegrationRepo
+
+        return IntegrationRepo(self.storage)
+
+    @cached_property
+    def syncs(self) -> Any:
+        from purview_sync.storage.repos import SyncRepo
+
+        return SyncRepo(self.storage)
+
+    @cached_property
+    def mappings(self) -> Any:
+        from purview_sync.storage.repos import MappingRepo
+
+        return MappingRepo(self.storage)
+
+    @cached_property
+    def secrets(self) -> Any:
+        from purview_sync.secrets import make_secret_store
+
+        return make_secret_store(self.settings)
+
+    def qualytics(self) -> Any:
+        from purview_sync.qualytics import QualyticsClient
+
+        return QualyticsClient(self.settings.qualytics_api_url, self.settings.qualytics_api_token)
+
+    def purview_for(self, integration: Any, **kwargs: Any) -> Any:
+        """A Purview client for a stored integration; credentials are cached so tokens are reused."""
+        from purview_sync.auth import make_credential
+        from purview_sync.purview import PurviewClient
+
+        key = (integration.id, integration.updated_at)
+        with self._lock:
+            credential = self._credentials.get(key)
+        if credential is None:
+            secret = (
+                self.secrets.reveal(integration.id, integration.secret_ref)
+                if integration.secret_ref
+                else None
+            )
+            credential = make_credential(integration.tenant_id, integration.client_id, secret, self.settings)
+            with self._lock:
+                self._credentials[key] = credential
+        return PurviewClient(
+            integration.purview_url, credential, self.settings.purview_allowed_hosts, **kwargs
+        )
 
 
 @lru_cache(maxsize=1)
 def get_services() -> Services:
-    settings = get_settings()
-    return Services(settings=settings, storage=StorageClients(settings))
+    return Services(get_settings())
 
 
 def reset_services() -> None:

@@ -1,0 +1,219 @@
+"""Shapes that cross the app's boundaries: HTTP bodies and queue messages (pydantic, validated) and the
+domain records kept in Table Storage (dataclasses)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from purview_sync.errors import ApiError
+
+GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+ID_RE = re.compile(r"^[0-9a-f]{32}$")  # server-generated integration / run ids
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_id(value: str | None) -> bool:
+    return bool(value) and bool(ID_RE.match(value or ""))
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _https_url(value: str) -> str:
+    if not value.lower().startswith("https://"):
+        raise ValueError("must be an https:// URL, e.g. https://<account>.purview.azure.com")
+    return value.rstrip("/")
+
+
+def _guid(value: str) -> str:
+    if not GUID_RE.match(value):
+        raise ValueError("must be the Entra tenant ID, a GUID like 00000000-0000-0000-0000-000000000000")
+    return value.lower()
+
+
+def _domains(value: list[str]) -> list[str]:
+    for name in value:
+        if not name or len(name) > 100 or not re.match(r"^[A-Za-z0-9_-]+$", name):
+            raise ValueError(
+                f"'{name}' is not a collection name; use the short collection names listed by "
+                "GET /api/integrations/{id}/collections (e.g. 'fin01'), not friendly names"
+            )
+    return list(dict.fromkeys(value))
+
+
+class ConnectRequest(_Body):
+    purview_url: str = Field(max_length=500)
+    tenant_id: str
+    client_id: str | None = Field(default=None, max_length=100)
+    client_secret: SecretStr | None = Field(default=None, max_length=1000)
+    domains: list[str] = Field(default_factory=list, max_length=200)
+    event_driven: bool = True
+    overwrite_tags: bool = False
+
+    _url = field_validator("purview_url")(_https_url)
+    _tenant = field_validator("tenant_id")(_guid)
+    _domains = field_validator("domains")(_domains)
+
+    @field_validator("client_secret")
+    @classmethod
+    def _secret_needs_client(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        if value is not None and not info.data.get("client_id"):
+            raise ValueError("client_secret needs client_id (the app registration's Application (client) ID)")
+        return value
+
+
+class PatchRequest(_Body):
+    purview_url: str | None = Field(default=None, max_length=500)
+    tenant_id: str | None = None
+    client_id: str | None = Field(default=None, max_length=100)
+    client_secret: SecretStr | None = Field(default=None, max_length=1000)
+    domains: list[str] | None = Field(default=None, max_length=200)
+    event_driven: bool | None = None
+    overwrite_tags: bool | None = None
+
+    @field_validator("purview_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _https_url(value)
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, value: str | None) -> str | None:
+        return None if value is None else _guid(value)
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _domains(value)
+
+
+class SyncRequest(_Body):
+    pull: bool = True
+    push: bool = True
+    datastore_ids: list[int] | None = Field(default=None, max_length=10000)
+
+
+class DatastoreMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    integration_id: str
+    run_id: str
+    datastore_id: int
+    pull: bool = True
+    push: bool = True
+
+
+class EventMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["scan_completed", "anomaly_updated", "check_archived"]
+    datastore_id: int
+    container_id: int | None = None
+    integration_id: str | None = None
+
+
+def parse_body(model: type[BaseModel], raw: bytes, *, max_bytes: int = 64 * 1024) -> Any:
+    """Validate a JSON body; malformed input → 400 ``validation_error`` naming the field."""
+    if len(raw) > max_bytes:
+        raise ApiError(413, "payload_too_large", f"The request body is larger than {max_bytes} bytes.")
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field_name = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        message = first.get("msg", "invalid value").removeprefix("Value error, ")
+        if first.get("type") == "json_invalid":
+            raise ApiError(400, "validation_error", "The body is not valid JSON.", field="body") from None
+        if first.get("type") == "extra_forbidden":
+            message = f"unknown field '{field_name}'"
+        raise ApiError(400, "validation_error", f"{field_name}: {message}", field=field_name) from None
+
+
+# --- domain records -----------------------------------------------------------------------------
+
+
+@dataclass
+class Integration:
+    id: str
+    purview_url: str
+    tenant_id: str
+    client_id: str | None
+    auth: Literal["client_secret", "managed_identity"]
+    domains: list[str]
+    event_driven: bool
+    overwrite_tags: bool
+    created_at: str
+    updated_at: str
+    secret_ref: str | None = None
+    last_sync: dict[str, Any] | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body = asdict(self)
+        body.pop("secret_ref")
+        return body
+
+
+@dataclass
+class ErrorEntry:
+    message: str
+    action: str  # what a person should do about it
+    asset: str | None = None
+
+
+@dataclass
+class DatastoreReport:
+    """What happened to one datastore; accumulated as the work goes (DataHub's report object)."""
+
+    status: str = "completed"  # completed | skipped | failed | cancelled
+    reason: str | None = None
+    tables_matched: int = 0
+    tables_unmatched: int = 0
+    columns_matched: int = 0
+    columns_unmatched: int = 0
+    attributes_written: int = 0
+    attributes_unchanged: int = 0
+    tags_added: int = 0
+    tags_removed: int = 0
+    tags_skipped: int = 0
+    errors: list[ErrorEntry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unmatched_sample: list[str] = field(default_factory=list)
+    matched_schema: str | None = None
+
+    UNMATCHED_SAMPLE_SIZE = 20
+
+    def unmatched(self, name: str, *, column: bool = False) -> None:
+        if column:
+            self.columns_unmatched += 1
+        else:
+            self.tables_unmatched += 1
+        if len(self.unmatched_sample) < self.UNMATCHED_SAMPLE_SIZE:
+            self.unmatched_sample.append(name)
+
+    def error(self, message: str, action: str, asset: str | None = None) -> None:
+        self.errors.append(ErrorEntry(message, action, asset))
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "tables_matched": self.tables_matched,
+            "tables_unmatched": self.tables_unmatched,
+            "columns_matched": self.columns_matched,
+            "columns_unmatched": self.columns_unmatched,
+            "attributes_written": self.attributes_written,
+            "attributes_unchanged": self.attributes_unchanged,
+            "tags_added": self.tags_added,
+            "tags_removed": self.tags_removed,
+            "tags_skipped": self.tags_skipped,
+        }

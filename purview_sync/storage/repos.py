@@ -1,0 +1,475 @@
+"""Table Storage repositories: integrations, sync runs (lock row, run rows, per-datastore rows) and
+tag mappings. Keys are always server-generated ids or hashes — never an OData filter built from user text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from purview_sync.models import Integration, is_id
+from purview_sync.storage.clients import (
+    TABLE_EVENTS,
+    TABLE_INTEGRATIONS,
+    TABLE_SYNC_RUNS,
+    TABLE_TAG_MAPPINGS,
+    StorageClients,
+)
+
+INTEGRATION_PK = "integration"
+LOCK_RK = "lock"
+RUN_HISTORY = 50  # runs kept per integration
+
+TERMINAL_RUN = frozenset({"completed", "completed_with_errors", "cancelled", "failed"})
+TERMINAL_DATASTORE = frozenset({"completed", "skipped", "failed", "cancelled"})
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+# --- integrations ---------------------------------------------------------------------------------
+
+
+class IntegrationRepo:
+    def __init__(self, storage: StorageClients) -> None:
+        self.table: TableClient = storage.table(TABLE_INTEGRATIONS)
+
+    @staticmethod
+    def _to_entity(integration: Integration) -> dict[str, Any]:
+        data = asdict(integration)
+        return {
+            "PartitionKey": INTEGRATION_PK,
+            "RowKey": integration.id,
+            **{k: v for k, v in data.items() if k not in ("id", "domains", "last_sync")},
+            "domains": _json(integration.domains),
+            "last_sync": _json(integration.last_sync) if integration.last_sync else None,
+        }
+
+    @staticmethod
+    def _from_entity(entity: dict[str, Any]) -> Integration:
+        return Integration(
+            id=entity["RowKey"],
+            purview_url=entity["purview_url"],
+            tenant_id=entity["tenant_id"],
+            client_id=entity.get("client_id"),
+            auth=entity["auth"],
+            domains=json.loads(entity.get("domains") or "[]"),
+            event_driven=bool(entity.get("event_driven")),
+            overwrite_tags=bool(entity.get("overwrite_tags")),
+            created_at=entity["created_at"],
+            updated_at=entity["updated_at"],
+            secret_ref=entity.get("secret_ref"),
+            last_sync=json.loads(entity["last_sync"]) if entity.get("last_sync") else None,
+        )
+
+    def create(self, integration: Integration) -> None:
+        self.table.create_entity(self._to_entity(integration))
+
+    def save(self, integration: Integration) -> None:
+        self.table.upsert_entity(self._to_entity(integration), mode=UpdateMode.REPLACE)
+
+    def get(self, integration_id: str) -> Integration | None:
+        if not is_id(integration_id):
+            return None
+        try:
+            return self._from_entity(self.table.get_entity(INTEGRATION_PK, integration_id))
+        except ResourceNotFoundError:
+            return None
+
+    def list(self) -> list[Integration]:
+        rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": INTEGRATION_PK})
+        return sorted((self._from_entity(e) for e in rows), key=lambda i: i.created_at)
+
+    def set_last_sync(self, integration_id: str, summary: dict[str, Any]) -> None:
+        try:
+            self.table.update_entity(
+                {"PartitionKey": INTEGRATION_PK, "RowKey": integration_id, "last_sync": _json(summary)},
+                mode=UpdateMode.MERGE,
+            )
+        except ResourceNotFoundError:
+            pass
+
+    def delete(self, integration_id: str) -> None:
+        self.table.delete_entity(INTEGRATION_PK, integration_id)
+
+
+# --- sync runs ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Lock:
+    run_id: str
+    lease_until: float
+    etag: str
+
+
+@dataclass
+class Run:
+    id: str
+    integration_id: str
+    status: str
+    options: dict[str, Any]
+    started_at: str
+    finished_at: str | None = None
+    reason: str | None = None
+    datastores_total: int = 0
+    etag: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_RUN
+
+
+@dataclass
+class DatastoreRow:
+    run_id: str
+    datastore_id: int
+    name: str
+    status: str = "pending"
+    reason: str | None = None
+    attempts: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unmatched_sample: list[str] = field(default_factory=list)
+    started_at: str | None = None
+    finished_at: str | None = None
+    etag: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_DATASTORE
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "datastore_id": self.datastore_id,
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            **self.counts,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "unmatched_sample": self.unmatched_sample,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
+def run_rk(run_id: str) -> str:
+    return f"run-{run_id}"
+
+
+def ds_rk(run_id: str, datastore_id: int) -> str:
+    return f"ds-{run_id}-{datastore_id:012d}"
+
+
+class SyncRepo:
+    """The SyncRuns table: PartitionKey = integration id; RowKeys ``lock``, ``run-<id>``, ``ds-<run>-<ds>``."""
+
+    def __init__(self, storage: StorageClients) -> None:
+        self.table: TableClient = storage.table(TABLE_SYNC_RUNS)
+
+    # lock -------------------------------------------------------------------------------------
+    def read_lock(self, integration_id: str) -> Lock | None:
+        try:
+            e = self.table.get_entity(integration_id, LOCK_RK)
+        except ResourceNotFoundError:
+            return None
+        return Lock(run_id=e["run_id"], lease_until=float(e["lease_until"]), etag=e.metadata["etag"])
+
+    def try_lock(self, integration_id: str, run_id: str, ttl: float) -> tuple[bool, Lock | None]:
+        """Take the lock (create), or take over an expired lease (etag-conditional update).
+
+        Returns (taken, previous lock) — previous is the abandoned lock when one was taken over, or the
+        live lock when the attempt failed.
+        """
+        entity = {
+            "PartitionKey": integration_id,
+            "RowKey": LOCK_RK,
+            "run_id": run_id,
+            "lease_until": time.time() + ttl,
+        }
+        try:
+            self.table.create_entity(entity)
+            return True, None
+        except ResourceExistsError:
+            pass
+        current = self.read_lock(integration_id)
+        if current is None:  # released in between: try once more
+            try:
+                self.table.create_entity(entity)
+                return True, None
+            except ResourceExistsError:
+                return False, self.read_lock(integration_id)
+        if current.lease_until > time.time():
+            return False, current
+        try:
+            self.table.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=current.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+            return True, current
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False, self.read_lock(integration_id)
+
+    def renew_lock(self, integration_id: str, run_id: str, ttl: float) -> None:
+        lock = self.read_lock(integration_id)
+        if lock is None or lock.run_id != run_id:
+            return
+        try:
+            self.table.update_entity(
+                {
+                    "PartitionKey": integration_id,
+                    "RowKey": LOCK_RK,
+                    "run_id": run_id,
+                    "lease_until": time.time() + ttl,
+                },
+                mode=UpdateMode.REPLACE,
+                etag=lock.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            pass
+
+    def release_lock(self, integration_id: str, run_id: str) -> None:
+        lock = self.read_lock(integration_id)
+        if lock is None or lock.run_id != run_id:
+            return
+        try:
+            self.table.delete_entity(
+                integration_id, LOCK_RK, etag=lock.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            pass
+
+    # runs -------------------------------------------------------------------------------------
+    @staticmethod
+    def _run_from(e: dict[str, Any]) -> Run:
+        return Run(
+            id=e["RowKey"][len("run-") :],
+            integration_id=e["PartitionKey"],
+            status=e["status"],
+            options=json.loads(e.get("options") or "{}"),
+            started_at=e["started_at"],
+            finished_at=e.get("finished_at"),
+            reason=e.get("reason"),
+            datastores_total=int(e.get("datastores_total") or 0),
+            etag=e.metadata["etag"],
+        )
+
+    def _run_entity(self, run: Run) -> dict[str, Any]:
+        return {
+            "PartitionKey": run.integration_id,
+            "RowKey": run_rk(run.id),
+            "status": run.status,
+            "options": _json(run.options),
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "reason": run.reason,
+            "datastores_total": run.datastores_total,
+        }
+
+    def create_run(self, run: Run, datastores: list[DatastoreRow]) -> None:
+        """Run row + its datastore rows in transactions of ≤ 100 (one partition)."""
+        ops: list[tuple[str, dict[str, Any]]] = [("upsert", self._run_entity(run))]
+        ops += [("upsert", self._ds_entity(integration_id=run.integration_id, row=row)) for row in datastores]
+        for start in range(0, len(ops), 100):
+            self.table.submit_transaction(ops[start : start + 100])  # type: ignore[arg-type]
+
+    def get_run(self, integration_id: str, run_id: str) -> Run | None:
+        if not is_id(integration_id) or not is_id(run_id):
+            return None
+        try:
+            return self._run_from(self.table.get_entity(integration_id, run_rk(run_id)))
+        except ResourceNotFoundError:
+            return None
+
+    def update_run(self, run: Run) -> bool:
+        """Etag-conditional replace; False when someone else changed the run first."""
+        try:
+            meta = self.table.update_entity(
+                self._run_entity(run),
+                mode=UpdateMode.REPLACE,
+                etag=run.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+            run.etag = meta.get("etag", run.etag)
+            return True
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+
+    def list_runs(self, integration_id: str) -> list[Run]:
+        rows = self.table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            parameters={"pk": integration_id, "lo": "run-", "hi": "run."},
+        )
+        return sorted((self._run_from(e) for e in rows), key=lambda r: r.started_at, reverse=True)
+
+    def prune(self, integration_id: str, keep: int = RUN_HISTORY) -> None:
+        for run in self.list_runs(integration_id)[keep:]:
+            if run.finished:
+                self.delete_run(integration_id, run.id)
+
+    def delete_run(self, integration_id: str, run_id: str) -> None:
+        for row in self.datastore_rows(integration_id, run_id):
+            self.table.delete_entity(integration_id, ds_rk(run_id, row.datastore_id))
+        self.table.delete_entity(integration_id, run_rk(run_id))
+
+    def delete_partition(self, integration_id: str) -> None:
+        for e in self.table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": integration_id}, select=["RowKey"]
+        ):
+            self.table.delete_entity(integration_id, e["RowKey"])
+
+    # datastore rows ---------------------------------------------------------------------------
+    @staticmethod
+    def _ds_entity(integration_id: str, row: DatastoreRow) -> dict[str, Any]:
+        return {
+            "PartitionKey": integration_id,
+            "RowKey": ds_rk(row.run_id, row.datastore_id),
+            "run_id": row.run_id,
+            "datastore_id": row.datastore_id,
+            "name": row.name,
+            "status": row.status,
+            "reason": row.reason,
+            "attempts": row.attempts,
+            "counts": _json(row.counts),
+            "errors": _json(row.errors)[:30000],
+            "warnings": _json(row.warnings[:50]),
+            "unmatched_sample": _json(row.unmatched_sample),
+            "started_at": row.started_at,
+            "finished_at": row.finished_at,
+        }
+
+    @staticmethod
+    def _ds_from(e: dict[str, Any]) -> DatastoreRow:
+        return DatastoreRow(
+            run_id=e["run_id"],
+            datastore_id=int(e["datastore_id"]),
+            name=e.get("name") or "",
+            status=e["status"],
+            reason=e.get("reason"),
+            attempts=int(e.get("attempts") or 0),
+            counts=json.loads(e.get("counts") or "{}"),
+            errors=_load_list(e.get("errors")),
+            warnings=json.loads(e.get("warnings") or "[]"),
+            unmatched_sample=json.loads(e.get("unmatched_sample") or "[]"),
+            started_at=e.get("started_at"),
+            finished_at=e.get("finished_at"),
+            etag=e.metadata["etag"],
+        )
+
+    def get_datastore_row(self, integration_id: str, run_id: str, datastore_id: int) -> DatastoreRow | None:
+        try:
+            return self._ds_from(self.table.get_entity(integration_id, ds_rk(run_id, datastore_id)))
+        except ResourceNotFoundError:
+            return None
+
+    def update_datastore_row(self, integration_id: str, row: DatastoreRow) -> bool:
+        try:
+            meta = self.table.update_entity(
+                self._ds_entity(integration_id, row),
+                mode=UpdateMode.REPLACE,
+                etag=row.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+            row.etag = meta.get("etag", row.etag)
+            return True
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+
+    def datastore_rows(self, integration_id: str, run_id: str) -> list[DatastoreRow]:
+        prefix = f"ds-{run_id}-"
+        rows = self.table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            parameters={"pk": integration_id, "lo": prefix, "hi": prefix[:-1] + "."},
+        )
+        return sorted((self._ds_from(e) for e in rows), key=lambda r: r.datastore_id)
+
+
+def _load_list(raw: str | None) -> list[Any]:
+    try:
+        return json.loads(raw or "[]")
+    except json.JSONDecodeError:  # truncated by the 32 KB property limit
+        return [{"message": "error list truncated", "action": "see the function logs"}]
+
+
+# --- tag mappings ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TagMapping:
+    """One Qualytics tag on one Qualytics resource that pull put there (or took over)."""
+
+    resource_kind: str  # datastore | container | field
+    resource_id: int
+    tag_name: str
+    source: str  # the Purview classification / label it came from
+    taken_over: bool = False
+
+
+class MappingRepo:
+    def __init__(self, storage: StorageClients) -> None:
+        self.table: TableClient = storage.table(TABLE_TAG_MAPPINGS)
+
+    @staticmethod
+    def _rk(kind: str, resource_id: int, tag_name: str) -> str:
+        digest = hashlib.sha256(tag_name.encode()).hexdigest()[:32]
+        return f"{kind}-{resource_id:012d}-{digest}"
+
+    def list(self, integration_id: str) -> list[TagMapping]:
+        rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": integration_id})
+        return [
+            TagMapping(
+                resource_kind=e["resource_kind"],
+                resource_id=int(e["resource_id"]),
+                tag_name=e["tag_name"],
+                source=e.get("source") or "",
+                taken_over=bool(e.get("taken_over")),
+            )
+            for e in rows
+        ]
+
+    def all_tag_names(self) -> set[str]:
+        return {e["tag_name"] for e in self.table.list_entities(select=["tag_name"])}
+
+    def put(self, integration_id: str, mapping: TagMapping) -> None:
+        self.table.upsert_entity(
+            {
+                "PartitionKey": integration_id,
+                "RowKey": self._rk(mapping.resource_kind, mapping.resource_id, mapping.tag_name),
+                **asdict(mapping),
+            }
+        )
+
+    def delete(self, integration_id: str, mapping: TagMapping) -> None:
+        try:
+            self.table.delete_entity(
+                integration_id, self._rk(mapping.resource_kind, mapping.resource_id, mapping.tag_name)
+            )
+        except ResourceNotFoundError:
+            pass
+
+    def delete_all(self, integration_id: str) -> None:
+        for e in self.table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": integration_id}, select=["RowKey"]
+        ):
+            self.table.delete_entity(integration_id, e["RowKey"])
+
+
+class EventStateRepo:
+    """Per integration × datastore: when an event-driven push is due (coalescing) and when one last ran."""
+
+    def __init__(self, storage: StorageClients) -> None:
+        self.table: TableClient = storage.table(TABLE_EVENTS)
