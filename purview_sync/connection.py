@@ -68,9 +68,19 @@ class ProvenConnection:
     credential: Any
 
 
-def aadsts_code(message: str) -> int | None:
-    match = re.search(r"AADSTS(\d+)", message)
-    return int(match.group(1)) if match else None
+def aadsts_code(exc: BaseException) -> int | None:
+    """The AADSTS number anywhere on the exception chain (msal wraps a failed tenant discovery)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        match = re.search(r"AADSTS(\d+)", str(current))
+        if match:
+            return int(match.group(1))
+        if "Unable to get authority configuration" in str(current):
+            return 90002
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def acquire_token(credential: Any, *, managed_identity: bool) -> None:
@@ -88,7 +98,7 @@ def acquire_token(credential: Any, *, managed_identity: bool) -> None:
             "(or pass client_id and client_secret of an app registration).",
         ) from exc
     except ClientAuthenticationError as exc:
-        code = aadsts_code(str(exc))
+        code = aadsts_code(exc)
         log.info("token request refused by Entra (AADSTS%s)", code)
         if code in TENANT_CODES:
             detail = {

@@ -1,15 +1,80 @@
-"""Session fixtures: a real Azurite (started and stopped by the suite) and the simulators."""
+"""Session fixtures: a real Azurite (started and stopped by the suite), the Entra/Purview/Qualytics
+simulators with the sample estate, and the devhost serving the real ``function_app``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
+import requests
 
 from purview_sync.dev.azurite import Azurite
+from purview_sync.dev.host import DevHost
+from purview_sync.dev.local_env import LocalEnvironment
+from purview_sync.services import Services, get_services, reset_services
 
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
     with Azurite() as instance:
         yield instance
+
+
+@pytest.fixture(scope="session")
+def local(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnvironment]:
+    env = LocalEnvironment(workdir=tmp_path_factory.mktemp("local"), azurite=azurite).start(estate=True)
+    patch = pytest.MonkeyPatch()
+    for key, value in env.env().items():
+        patch.setenv(key, value)
+    patch.setenv("DEVHOST_FUNCTION_KEY", "test-function-key")
+    reset_services()
+    yield env
+    patch.undo()
+    reset_services()
+    env.stop()
+
+
+@pytest.fixture(scope="session")
+def devhost(local: LocalEnvironment) -> Iterator[DevHost]:
+    from purview_sync.dev.main import build_host
+
+    host = build_host(0).start()
+    yield host
+    host.stop()
+
+
+@dataclass
+class Api:
+    """The HTTP API as Qualytics calls it: the function key on every request."""
+
+    base: str
+    key: str
+    session: requests.Session
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"x-functions-key": self.key, **kwargs.pop("headers", {})}
+        return self.session.request(method, f"{self.base}/api{path}", headers=headers, timeout=60, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("DELETE", path, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def api(devhost: DevHost) -> Api:
+    return Api(devhost.url, devhost.function_key, requests.Session())
+
+
+@pytest.fixture
+def services(local: LocalEnvironment) -> Services:
+    return get_services()

@@ -239,7 +239,9 @@ class DevHost:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._http_handler())
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
-        threads = [threading.Thread(target=self._httpd.serve_forever, name="devhost-http", daemon=True)]
+        threads = [threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="devhost-http", daemon=True
+            )]
         for fn in self.functions:
             if fn.queue_name:
                 threads.append(
@@ -324,6 +326,7 @@ class DevHost:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,92 @@
+"""The local run: embedded defaults (Azurite + simulators + sample estate) or the settings as given."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import azure.functions as func
+
+from purview_sync.dev.host import DevHost, HostConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def find_app(module_name: str = "function_app") -> func.FunctionApp:
+    """Exactly one FunctionApp in the module, as the Python worker requires."""
+    module = importlib.import_module(module_name)
+    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
+    if len(apps) != 1:
+        raise RuntimeError(f"{module_name} must define exactly one FunctionApp (found {len(apps)})")
+    return apps[0]  # type: ignore[return-value]
+
+
+def build_host(port: int) -> DevHost:
+    key = os.environ.get("DEVHOST_FUNCTION_KEY") or secrets.token_urlsafe(24)
+    os.environ["DEVHOST_FUNCTION_KEY"] = key
+    lease = float(os.environ.get("DEVHOST_MESSAGE_LEASE_SECONDS") or 60)
+    config = HostConfig.from_file(PROJECT_ROOT / "host.json")
+    return DevHost(find_app(), config, key, os.environ.get, port=port, lease_seconds=lease)
+
+
+def banner(host: DevHost, connect_body: dict[str, object] | None) -> str:
+    key = host.function_key
+    lines = [
+        "",
+        f"purview-sync devhost on {host.url}  (function key: {key})",
+        f"  curl {host.url}/api/health",
+        f"  curl -H 'x-functions-key: {key}' {host.url}/api/integrations",
+    ]
+    if connect_body:
+        lines += [
+            "Connect the simulated Purview account, then sync:",
+            f"  curl -H 'x-functions-key: {key}' -H 'content-type: application/json' \\",
+            f"       -d '{json.dumps(connect_body)}' {host.url}/api/integrations",
+            f"  curl -X POST -H 'x-functions-key: {key}' {host.url}/api/integrations/<id>/sync",
+            f"  curl -H 'x-functions-key: {key}' {host.url}/api/integrations/<id>/syncs",
+        ]
+    lines.append("Ctrl-C stops it.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m purview_sync.devhost", description=__doc__)
+    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument(
+        "--no-simulators",
+        action="store_true",
+        help="use the settings from the environment as given (no Azurite, no simulators)",
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=PROJECT_ROOT / ".devhost", help="TLS files of the local run"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+    local = None
+    if not args.no_simulators:
+        from purview_sync.dev.local_env import LocalEnvironment
+
+        local = LocalEnvironment(workdir=args.state_dir).start(estate=True)
+        os.environ.update(local.env())
+    host = build_host(args.port).start()
+    print(banner(host, local.connect_body() if local else None), flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    host.stop()
+    if local is not None:
+        local.stop()
