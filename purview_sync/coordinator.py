@@ -88,12 +88,25 @@ def start_sync(services: Services, integration_id: str, body: SyncRequest) -> di
         wanted = set(body.datastore_ids)
         datastores = [d for d in datastores if int(d["id"]) in wanted]
 
+    return open_run(
+        services,
+        integration,
+        datastores,
+        {"pull": body.pull, "push": body.push, "datastore_ids": body.datastore_ids},
+    )
+
+
+def open_run(
+    services: Services,
+    integration: Integration,
+    datastores: list[dict[str, Any]],
+    options: dict[str, Any],
+    *,
+    container_id: int | None = None,
+) -> dict[str, Any]:
+    """Take the lock, record the run and its datastore rows, and queue one message per database datastore."""
     run = Run(
-        id=new_id(),
-        integration_id=integration.id,
-        status="running",
-        options={"pull": body.pull, "push": body.push, "datastore_ids": body.datastore_ids},
-        started_at=now_iso(),
+        id=new_id(), integration_id=integration.id, status="running", options=options, started_at=now_iso()
     )
     ttl = services.settings.sync_lock_ttl_seconds
     taken, previous = services.syncs.try_lock(integration.id, run.id, ttl)
@@ -132,16 +145,17 @@ def start_sync(services: Services, integration_id: str, body: SyncRequest) -> di
                     integration_id=integration.id,
                     run_id=run.id,
                     datastore_id=row.datastore_id,
-                    pull=body.pull,
-                    push=body.push,
+                    pull=bool(options.get("pull")),
+                    push=bool(options.get("push")),
+                    container_id=container_id,
                 )
                 services.storage.enqueue(QUEUE_DATASTORE, message.model_dump())
     except Exception:
         services.syncs.release_lock(integration.id, run.id)
         raise
     log.info(
-        "run %s started for integration %s: %d datastores (%d queued)",
-        run.id, integration.id, len(rows), sum(r.status == "pending" for r in rows),
+        "run %s started for integration %s (%s): %d datastores (%d queued)",
+        run.id, integration.id, options, len(rows), sum(r.status == "pending" for r in rows),
     )  # fmt: skip
     finish_if_done(services, integration.id, run.id)
     services.syncs.prune(integration.id)
@@ -232,6 +246,7 @@ def process_datastore(
                 deadline=time.monotonic() + DATASTORE_TIME_BUDGET_SECONDS,
                 heartbeat=lambda: services.syncs.renew_lock(integration_id, run_id, ttl),
                 report=report,
+                container_id=message.container_id,
             )
             processor(job)
     except Exception as exc:

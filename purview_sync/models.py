@@ -18,7 +18,11 @@ ID_RE = re.compile(r"^[0-9a-f]{32}$")  # server-generated integration / run ids
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_to_epoch(value: str | None) -> float | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
 
 
 def new_id() -> str:
@@ -114,6 +118,7 @@ class DatastoreMessage(BaseModel):
     datastore_id: int
     pull: bool = True
     push: bool = True
+    container_id: int | None = None  # event-driven push of one table
 
 
 class EventMessage(BaseModel):

@@ -30,7 +30,8 @@ TABLES = (TABLE_INTEGRATIONS, TABLE_SYNC_RUNS, TABLE_TAG_MAPPINGS, TABLE_EVENTS)
 
 QUEUE_DATASTORE = "purview-sync-datastore"
 QUEUE_EVENTS = "qualytics-events"
-QUEUES = (QUEUE_DATASTORE, QUEUE_EVENTS, f"{QUEUE_DATASTORE}-poison", f"{QUEUE_EVENTS}-poison")
+QUEUE_EVENT_PUSH = "purview-sync-event-push"  # internal: a coalesced event push that is due
+QUEUES = tuple(q + suffix for q in (QUEUE_DATASTORE, QUEUE_EVENTS, QUEUE_EVENT_PUSH) for suffix in ("", "-poison"))
 
 
 class StorageClients:
