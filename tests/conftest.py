@@ -29,6 +29,7 @@ def local(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     for key, value in env.env().items():
         patch.setenv(key, value)
     patch.setenv("DEVHOST_FUNCTION_KEY", "test-function-key")
+    patch.setenv("EVENT_COALESCE_SECONDS", "2")  # the local run keeps the default 30 s
     reset_services()
     yield env
     patch.undo()

@@ -74,7 +74,9 @@ def test_connect_with_managed_identity(api: Api, local: LocalEnvironment) -> Non
         ({"client_id": None}, "client_secret"),
     ],
 )
-def test_malformed_input_is_400_naming_the_field(api: Api, local: LocalEnvironment, overrides: dict, field: str) -> None:
+def test_malformed_input_is_400_naming_the_field(
+    api: Api, local: LocalEnvironment, overrides: dict, field: str
+) -> None:
     before = len(api.get("/integrations").json()["items"])
     resp = api.post("/integrations", json=local.connect_body(**overrides))
     assert resp.status_code == 400
@@ -103,7 +105,9 @@ def test_wrong_and_expired_secret_are_authentication_failed(api: Api, local: Loc
     err = _expect_422(api, local.connect_body(client_secret="wrong"), "authentication_failed")
     assert err["aadsts"] == 7000215 and "secret" in err["message"].lower()
     client_id, secret = new_app(local, "data_curator", "collection_admin", expired=True)
-    err = _expect_422(api, local.connect_body(client_id=client_id, client_secret=secret), "authentication_failed")
+    err = _expect_422(
+        api, local.connect_body(client_id=client_id, client_secret=secret), "authentication_failed"
+    )
     assert err["aadsts"] == 7000222 and "expired" in err["message"]
 
 
@@ -139,10 +143,14 @@ def test_no_token_reaches_a_host_that_is_not_allowed(api: Api, local: LocalEnvir
 
 def test_missing_roles_are_insufficient_permissions(api: Api, local: LocalEnvironment) -> None:
     client_id, secret = new_app(local)  # no Purview role at all
-    err = _expect_422(api, local.connect_body(client_id=client_id, client_secret=secret), "insufficient_permissions")
+    err = _expect_422(
+        api, local.connect_body(client_id=client_id, client_secret=secret), "insufficient_permissions"
+    )
     assert "Data Curator" in err["message"] and "Collection Admin" in err["message"]
     client_id, secret = new_app(local, "data_reader", "data_curator")  # no Collection Admin
-    err = _expect_422(api, local.connect_body(client_id=client_id, client_secret=secret), "insufficient_permissions")
+    err = _expect_422(
+        api, local.connect_body(client_id=client_id, client_secret=secret), "insufficient_permissions"
+    )
     assert "collections" in err["message"] and "Collection Admin" in err["message"]
 
 
@@ -160,7 +168,13 @@ def test_collections_route(api: Api, local: LocalEnvironment) -> None:
 
 def test_unknown_and_odd_ids_are_404(api: Api) -> None:
     for odd in ["0" * 32, "nope", "x' or PartitionKey ne '", "%27%20or%201%20eq%201", "ünï"]:
-        for method, path in [("GET", ""), ("PATCH", ""), ("DELETE", ""), ("GET", "/collections"), ("GET", "/syncs")]:
+        for method, path in [
+            ("GET", ""),
+            ("PATCH", ""),
+            ("DELETE", ""),
+            ("GET", "/collections"),
+            ("GET", "/syncs"),
+        ]:
             resp = api.call(method, f"/integrations/{odd}{path}", json={})
             assert resp.status_code == 404, (odd, method, path, resp.text)
             assert error_of(resp)["code"] == "not_found"
@@ -170,7 +184,10 @@ def test_routes_need_the_function_key(devhost, local: LocalEnvironment) -> None:
     import requests
 
     assert requests.get(f"{devhost.url}/api/integrations", timeout=10).status_code == 401
-    assert requests.post(f"{devhost.url}/api/integrations", json=local.connect_body(), timeout=10).status_code == 401
+    assert (
+        requests.post(f"{devhost.url}/api/integrations", json=local.connect_body(), timeout=10).status_code
+        == 401
+    )
     assert requests.get(f"{devhost.url}/api/health", timeout=10).status_code == 200
 
 
@@ -188,7 +205,9 @@ def test_failed_patch_keeps_the_old_config(api: Api, local: LocalEnvironment) ->
     assert resp.json()["event_driven"] is False and resp.json()["domains"] == ["mkt02"]
 
 
-def test_patch_switches_to_managed_identity_and_back(api: Api, local: LocalEnvironment, services: Services) -> None:
+def test_patch_switches_to_managed_identity_and_back(
+    api: Api, local: LocalEnvironment, services: Services
+) -> None:
     integration = connect(api, local)
     path = f"/integrations/{integration['id']}"
     resp = api.patch(path, json={"client_secret": None, "client_id": None})
@@ -212,7 +231,9 @@ def test_the_secret_is_nowhere(api: Api, local: LocalEnvironment, services: Serv
     caplog.set_level(logging.DEBUG)
     client_id, secret = new_app(local, "data_reader", "data_curator", "collection_admin")
     created = api.post("/integrations", json=local.connect_body(client_id=client_id, client_secret=secret))
-    wrong = api.post("/integrations", json=local.connect_body(client_id=client_id, client_secret=secret + "x"))
+    wrong = api.post(
+        "/integrations", json=local.connect_body(client_id=client_id, client_secret=secret + "x")
+    )
     responses = [created, wrong, api.get("/integrations"), api.get(f"/integrations/{created.json()['id']}")]
     for resp in responses:
         assert secret not in resp.text

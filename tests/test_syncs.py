@@ -18,7 +18,9 @@ from tests.conftest import Api
 from tests.helpers import datastore_entry, run_sync, wait_for_run
 
 
-def add_estate(local: LocalEnvironment, tables_per_datastore: list[int], collection: str = "fin01") -> list[int]:
+def add_estate(
+    local: LocalEnvironment, tables_per_datastore: list[int], collection: str = "fin01"
+) -> list[int]:
     """One Purview database + Qualytics datastore per entry, with that many tables of two columns."""
     assert local.purview and local.qualytics
     ids = []
@@ -64,10 +66,14 @@ def test_a_run_of_several_datastores_completes_and_frees_the_lock(
     assert listed[0]["id"] == run["id"] and "datastores" not in listed[0]
     assert api.get(f"/integrations/{integration}").json()["last_sync"]["id"] == run["id"]
     second = run_sync(api, integration, push=True, pull=False, datastore_ids=ids[:1])
-    assert api.get(f"/integrations/{integration}/syncs").json()["items"][0]["id"] == second["id"]  # newest first
+    assert (
+        api.get(f"/integrations/{integration}/syncs").json()["items"][0]["id"] == second["id"]
+    )  # newest first
 
 
-def test_twenty_concurrent_starts_give_exactly_one_run(api: Api, local: LocalEnvironment, integration: str) -> None:
+def test_twenty_concurrent_starts_give_exactly_one_run(
+    api: Api, local: LocalEnvironment, integration: str
+) -> None:
     assert local.purview
     ids = add_estate(local, [1])
     local.purview.server.set_faults(latency_s=0.3)  # the run outlives the burst of starts
@@ -83,7 +89,11 @@ def test_twenty_concurrent_starts_give_exactly_one_run(api: Api, local: LocalEnv
     for resp in responses:
         if resp.status_code != 202:
             assert resp.status_code == 409
-            assert resp.json()["error"] == {**resp.json()["error"], "code": "sync_in_progress", "run_id": run_id}
+            assert resp.json()["error"] == {
+                **resp.json()["error"],
+                "code": "sync_in_progress",
+                "run_id": run_id,
+            }
     assert wait_for_run(api, integration, run_id)["status"] == "completed"
 
 
@@ -107,7 +117,9 @@ def test_a_run_with_no_database_datastore_completes_at_once(
     assert api.post(f"/integrations/{integration}/sync", json={"datastore_ids": [file_ds]}).status_code == 202
 
 
-def test_cancel_stops_after_the_datastores_in_progress(api: Api, local: LocalEnvironment, integration: str) -> None:
+def test_cancel_stops_after_the_datastores_in_progress(
+    api: Api, local: LocalEnvironment, integration: str
+) -> None:
     assert local.purview
     ids = add_estate(local, [1, 6, 2, 8, 3, 7, 1, 5, 2, 6])
     local.purview.server.set_faults(latency_s=0.05)
@@ -116,7 +128,9 @@ def test_cancel_stops_after_the_datastores_in_progress(api: Api, local: LocalEnv
         assert resp.status_code == 202
         run_id = resp.json()["id"]
         deadline = time.monotonic() + 60
-        while api.get(f"/integrations/{integration}/syncs/{run_id}").json()["progress"]["datastores_done"] < 1:
+        while (
+            api.get(f"/integrations/{integration}/syncs/{run_id}").json()["progress"]["datastores_done"] < 1
+        ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         cancelled = api.post(f"/integrations/{integration}/cancel")
@@ -138,7 +152,13 @@ def test_a_redelivered_message_changes_nothing(
     ids = add_estate(local, [2])
     run = run_sync(api, integration, push=True, pull=True, datastore_ids=ids)
     writes_before = sum(v for k, v in local.purview.server.stats.items() if "business" in k)
-    message = {"integration_id": integration, "run_id": run["id"], "datastore_id": ids[0], "pull": True, "push": True}
+    message = {
+        "integration_id": integration,
+        "run_id": run["id"],
+        "datastore_id": ids[0],
+        "pull": True,
+        "push": True,
+    }
     services.storage.enqueue(QUEUE_DATASTORE, message)
     queue = services.storage.queue(QUEUE_DATASTORE)
     deadline = time.monotonic() + 30
@@ -192,7 +212,9 @@ def test_an_expired_lease_is_taken_over(
     assert old["datastores"][0]["status"] == "failed"
 
 
-def test_a_live_lease_blocks_and_delete_refuses(api: Api, local: LocalEnvironment, services: Services) -> None:
+def test_a_live_lease_blocks_and_delete_refuses(
+    api: Api, local: LocalEnvironment, services: Services
+) -> None:
     integration = api.post("/integrations", json=local.connect_body()).json()["id"]
     holder = uuid.uuid4().hex
     assert services.syncs.try_lock(integration, holder, ttl=300)[0]
