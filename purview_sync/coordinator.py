@@ -255,6 +255,13 @@ def process_datastore(
             "run %s: datastore %s '%s' attempt %d/%d failed: %s",
             run_id, ds_id, row.name, dequeue_count, max_dequeue_count, exc,
         )  # fmt: skip
+        permanent = permanent_failure(exc)
+        if permanent is not None:  # another attempt would fail the same way: say what to fix, now
+            report.status, report.reason = "failed", permanent[0]
+            report.error(permanent[1], permanent[2])
+            _settle_report(services, integration_id, row, report)
+            finish_if_done(services, integration_id, run_id)
+            return
         if last:
             report.status, report.reason = "failed", f"failed after {dequeue_count} attempts"
             report.error(
@@ -274,6 +281,46 @@ def process_datastore(
         run_id, ds_id, row.name, report.status, {k: v for k, v in report.counts().items() if v},
     )  # fmt: skip
     finish_if_done(services, integration_id, run_id)
+
+
+def permanent_failure(exc: BaseException) -> tuple[str, str, str] | None:
+    """``(reason, message, action)`` for a failure that a redelivery cannot fix (refused credentials,
+    missing roles, a wrong Qualytics token); None for the transient rest, which the host retries."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from purview_sync.connection import AUTH_FAILED_CODES, AUTH_HINT, ROLES_HINT, TENANT_CODES, aadsts_code
+    from purview_sync.http_client import HttpError
+    from purview_sync.secrets import SecretStoreError
+
+    if isinstance(exc, ClientAuthenticationError) and aadsts_code(exc) in AUTH_FAILED_CODES | TENANT_CODES:
+        detail = _short(exc).removeprefix("Authentication failed: ")
+        return (
+            "authentication_failed",
+            f"Entra ID refused the integration's credentials: {detail}",
+            f"{AUTH_HINT} Then update the integration (PATCH /api/integrations/{{id}} with client_id and "
+            "client_secret) and run the sync again.",
+        )
+    if isinstance(exc, SecretStoreError):
+        return (
+            "secret_unavailable",
+            f"The integration's client secret cannot be read: {exc}",
+            "Set the client secret again with PATCH /api/integrations/{id}, then run the sync again.",
+        )
+    if isinstance(exc, HttpError) and exc.status in (401, 403):
+        if exc.service == "purview":
+            return (
+                "insufficient_permissions",
+                f"Purview refused the request (HTTP {exc.status}): {_short(exc)}",
+                ROLES_HINT,
+            )
+        if exc.service == "qualytics":
+            return (
+                "qualytics_unauthorized",
+                f"The Qualytics API refused the request (HTTP {exc.status}).",
+                "Check the Function App's QUALYTICS_API_TOKEN setting (a valid, unexpired Qualytics API "
+                "token), then run the sync again.",
+            )
+    return None
 
 
 def _short(exc: BaseException) -> str:

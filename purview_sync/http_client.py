@@ -4,6 +4,10 @@ Meltano-style pieces: ``classify`` decides what is retriable (429, 5xx, timeouts
 ``RetryPolicy`` waits honouring ``Retry-After`` (capped) or with jittered exponential backoff, and gives up
 when the caller's time budget would be overrun — a throttle that outlasts the budget surfaces as
 ``ThrottledError`` instead of a function timeout.
+
+``AdaptiveLimiter`` is the other half of good manners: the retry policy only delays the request that got
+the 429; the limiter, shared by every thread (and every client) talking to one endpoint, paces all of them
+(AIMD) so that a pool of workers does not keep hammering a throttled service.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +100,113 @@ class RetryPolicy:
         return random.uniform(backoff / 2, backoff)
 
 
+class AdaptiveLimiter:
+    """Client-side pacing shared by every worker that talks to one endpoint: AIMD on the request rate.
+
+    Unpaced until the service first answers 429. Then:
+
+    * every worker waits out the ``Retry-After`` (one shared pause, capped like the retry policy's);
+    * the rate drops to ``decrease`` x what was sent in the last second (multiplicative decrease) — once
+      per throttle episode: a 429 for a request sent before the last decrease belongs to that episode;
+    * each success adds ``increase / rate`` (additive increase: +``increase`` req/s per second of clean
+      traffic); above ``max_rate``, or after ``quiet_seconds`` without a 429, pacing stops.
+
+    A wait that would end past the caller's deadline raises ``ThrottledError`` at once, so a throttle that
+    outlasts the time budget ends the work instead of the function timeout. The throttled request itself is
+    retried by ``RetryPolicy`` (no second retry loop here).
+    """
+
+    def __init__(
+        self,
+        *,
+        min_rate: float = 1.0,
+        max_rate: float = 1000.0,
+        increase: float = 5.0,
+        decrease: float = 0.5,
+        quiet_seconds: float = 60.0,
+        max_pause: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.min_rate, self.max_rate = min_rate, max_rate
+        self.increase, self.decrease = increase, decrease
+        self.quiet_seconds, self.max_pause = quiet_seconds, max_pause
+        self.clock, self.sleep = clock, sleep
+        self.rate: float | None = None  # requests per second; None = unpaced
+        self.throttles = 0  # 429s seen (all episodes)
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+        self._last_decrease = float("-inf")
+        self._last_throttle = float("-inf")
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, deadline: float | None = None, *, what: str = "request") -> float:
+        """Wait for this request's turn; return the time it was let through (for ``on_throttle``)."""
+        with self._lock:
+            now = self.clock()
+            if self.rate is not None and now - self._last_throttle > self.quiet_seconds:
+                self.rate = None  # a long quiet spell: the service has capacity again
+            start = max(now, self._paused_until)
+            if self.rate is not None:
+                start = max(start, self._next_slot)
+            if deadline is not None and start > deadline:
+                raise ThrottledError(
+                    f"the service kept throttling ({what}): the next request could only be sent "
+                    f"{start - now:.0f}s from now, past this work's time budget"
+                )
+            if self.rate is not None:
+                self._next_slot = start + 1.0 / self.rate
+            self._sent.append(start)
+            while self._sent and self._sent[0] < start - 1.0:
+                self._sent.popleft()
+        if start > now:
+            self.sleep(start - now)
+        return start
+
+    def on_throttle(self, sent_at: float, retry_after: float | None) -> None:
+        with self._lock:
+            now = self.clock()
+            self.throttles += 1
+            self._last_throttle = now
+            pause = min(self.max_pause, retry_after if retry_after is not None else 1.0)
+            self._paused_until = max(self._paused_until, now + pause)
+            if sent_at < self._last_decrease:
+                return  # sent before the last slow-down: the same episode
+            recent = sum(1 for t in self._sent if t >= now - 1.0)
+            current = self.rate if self.rate is not None else max(self.min_rate, float(recent))
+            self.rate = max(self.min_rate, current * self.decrease)
+            self._last_decrease = now
+            self._next_slot = max(self._next_slot, self._paused_until)
+            log.info("throttled (429): pacing requests at %.1f/s after a %.1fs pause", self.rate, pause)
+
+    def on_success(self) -> None:
+        with self._lock:
+            if self.rate is not None:
+                self.rate += self.increase / self.rate
+                if self.rate >= self.max_rate:
+                    self.rate = None
+
+
+_LIMITERS: dict[str, AdaptiveLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(key: str) -> AdaptiveLimiter:
+    """The one limiter of this process for an endpoint (every datastore in flight shares its capacity)."""
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None:
+            limiter = _LIMITERS[key] = AdaptiveLimiter()
+        return limiter
+
+
+def reset_limiters() -> None:
+    """Forget every endpoint's pacing (tests that turned a simulator's rate limit on and off again)."""
+    with _LIMITERS_LOCK:
+        _LIMITERS.clear()
+
+
 @dataclass
 class RequestStats:
     """Counts by request kind and outcome — the benchmark and the run report read them."""
@@ -126,6 +237,7 @@ class ApiClient:
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
         self.deadline: float | None = None  # monotonic time after which retries stop (time budget)
+        self.limiter: AdaptiveLimiter | None = None  # client-side pacing (429s slow every worker down)
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(
             pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
@@ -171,10 +283,17 @@ class ApiClient:
     def _send(self, method: str, url: str, kind: str, kwargs: dict[str, Any]) -> requests.Response:
         kwargs = dict(kwargs)  # the same kwargs are reused by every attempt
         headers = {**self.auth_headers(), **kwargs.pop("headers", {})}
+        limiter = self.limiter
+        sent_at = limiter.acquire(self.deadline, what=f"{self.service} {kind}") if limiter else 0.0
         self.stats.add(kind)
         response = self.session.request(
             method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
         )
+        if limiter is not None:
+            if response.status_code == 429:
+                limiter.on_throttle(sent_at, parse_retry_after(response.headers.get("Retry-After")))
+            elif response.status_code < 500:
+                limiter.on_success()
         if response.status_code >= 300:
             try:
                 body: Any = response.json()

@@ -121,6 +121,12 @@ def datastore_host(datastore: dict[str, Any]) -> str | None:
     return str(host).lower().split(":")[0] if host else None
 
 
+def _active(ref: dict[str, Any]) -> bool:
+    return (ref.get("entityStatus") or "ACTIVE") == "ACTIVE" and (
+        ref.get("relationshipStatus") or "ACTIVE"
+    ) == "ACTIVE"
+
+
 def _same_host(a: str, b: str) -> bool:
     a, b = a.split(":")[0], b.split(":")[0]
     return a == b or a.split(".")[0] == b.split(".")[0]
@@ -222,7 +228,7 @@ class Matcher:
             columns = {
                 str(ref.get("displayText") or "").lower(): ref.get("guid")
                 for ref in (entity.get("relationshipAttributes") or {}).get("columns") or []
-                if ref.get("guid")
+                if ref.get("guid") and _active(ref)  # a dropped column may still be listed, as DELETED
             }
             for fld in fields_by_table.get(int(table["id"]), []):
                 guid = columns.get(str(fld.get("name", "")).lower())

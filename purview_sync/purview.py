@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from purview_sync.auth import PURVIEW_SCOPE
-from purview_sync.http_client import ApiClient, RetryPolicy
+from purview_sync.http_client import ApiClient, HttpError, RetryPolicy, shared_limiter
 
 SEARCH_API_VERSION = "2023-09-01"
 ACCOUNT_API_VERSION = "2019-11-01-preview"
@@ -58,6 +58,8 @@ class PurviewClient(ApiClient):
         self.credential = credential
         self.allowed_hosts = tuple(allowed_hosts)
         self.check_url(self.base_url)
+        # one pacing per Purview account in this process: its capacity units are shared by every datastore
+        self.limiter = shared_limiter(f"purview:{self.base_url.lower()}")
 
     def check_url(self, url: str) -> None:
         if urlsplit(url).scheme != "https" or not host_allowed(url, self.allowed_hosts):
@@ -120,8 +122,6 @@ class PurviewClient(ApiClient):
 
     # --- typedefs --------------------------------------------------------------------------------
     def get_business_metadata_def(self, name: str) -> dict[str, Any] | None:
-        from purview_sync.http_client import HttpError
-
         try:
             return self.get_json(
                 f"/datamap/api/atlas/v2/types/businessmetadatadef/name/{quote(name)}", kind="typedef_get"

@@ -88,6 +88,32 @@ class QualyticsClient(ApiClient):
     def list_tags(self) -> Iterator[dict[str, Any]]:
         return self.paged("/global-tags", kind="tags")
 
+    def get_tag(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.get_json(f"/global-tags/{quote(name, safe='')}", kind="tag")
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def tag_usage(self) -> dict[str, int | None]:
+        """Tag name → how many entities carry it as their own (``GET /global-tags/listing``'s ``count``;
+        ``None`` when the answer has no count). A plain list or a paged body, whichever the API answers."""
+        usage: dict[str, int | None] = {}
+        page = 1
+        while True:
+            body = self.get_json(
+                "/global-tags/listing", kind="tags_listing", params={"page": page, "size": PAGE_SIZE}
+            )
+            items = body if isinstance(body, list) else body.get("items") or []
+            for item in items:
+                count = item.get("count")
+                usage[str(item.get("name"))] = int(count) if isinstance(count, int) else None
+            pages = None if isinstance(body, list) else body.get("pages")
+            if not items or pages is None or page >= pages:
+                return usage
+            page += 1
+
     def create_tag(
         self, name: str, *, description: str, category: str, color: str | None = None
     ) -> dict[str, Any]:

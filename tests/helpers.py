@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
+from purview_sync.dev.local_env import LocalEnvironment
 from tests.conftest import Api
 
 TERMINAL = {"completed", "completed_with_errors", "cancelled", "failed"}
@@ -33,3 +35,25 @@ def run_sync(api: Api, integration_id: str, timeout: float = 60.0, **body: Any) 
 
 def datastore_entry(run: dict[str, Any], datastore_id: int) -> dict[str, Any]:
     return next(d for d in run["datastores"] if d["datastore_id"] == datastore_id)
+
+
+def add_estate(
+    local: LocalEnvironment, tables_per_datastore: list[int], collection: str = "fin01"
+) -> list[int]:
+    """One Purview database + Qualytics datastore per entry, with that many tables of two columns."""
+    assert local.purview and local.qualytics
+    ids = []
+    for n_tables in tables_per_datastore:
+        db = f"db_{uuid.uuid4().hex[:8]}"
+        tables = {f"t{i}": ["id", "value"] for i in range(n_tables)}
+        local.purview.add_sql_database("sync-srv.database.windows.net", db, flavor="azure_sql",
+                                       collection=collection, schemas={"dbo": tables})  # fmt: skip
+        ds = local.qualytics.add_datastore(f"{db}.dbo", type="sqlserver", store_type="jdbc", database=db,
+                                           schema="dbo", host="sync-srv.database.windows.net")  # fmt: skip
+        local.qualytics.add_quality_score(ds, 80.0)
+        for table in tables:
+            cid = local.qualytics.add_container(ds, table, quality_score=70.0)
+            for column in tables[table]:
+                local.qualytics.add_field(cid, column, quality_score=60.0)
+        ids.append(ds)
+    return ids

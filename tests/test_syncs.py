@@ -15,29 +15,7 @@ from purview_sync.services import Services
 from purview_sync.storage.clients import QUEUE_DATASTORE
 from purview_sync.storage.repos import DatastoreRow, Run
 from tests.conftest import Api
-from tests.helpers import datastore_entry, run_sync, wait_for_run
-
-
-def add_estate(
-    local: LocalEnvironment, tables_per_datastore: list[int], collection: str = "fin01"
-) -> list[int]:
-    """One Purview database + Qualytics datastore per entry, with that many tables of two columns."""
-    assert local.purview and local.qualytics
-    ids = []
-    for n_tables in tables_per_datastore:
-        db = f"db_{uuid.uuid4().hex[:8]}"
-        tables = {f"t{i}": ["id", "value"] for i in range(n_tables)}
-        local.purview.add_sql_database("sync-srv.database.windows.net", db, flavor="azure_sql",
-                                       collection=collection, schemas={"dbo": tables})  # fmt: skip
-        ds = local.qualytics.add_datastore(f"{db}.dbo", type="sqlserver", store_type="jdbc", database=db,
-                                           schema="dbo", host="sync-srv.database.windows.net")  # fmt: skip
-        local.qualytics.add_quality_score(ds, 80.0)
-        for table in tables:
-            cid = local.qualytics.add_container(ds, table, quality_score=70.0)
-            for column in tables[table]:
-                local.qualytics.add_field(cid, column, quality_score=60.0)
-        ids.append(ds)
-    return ids
+from tests.helpers import add_estate, datastore_entry, run_sync, wait_for_run
 
 
 @pytest.fixture

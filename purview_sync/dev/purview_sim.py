@@ -73,7 +73,19 @@ _TYPE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*$")  # [C] AtlasAbstractDefS
 _CLASSIFICATION_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ .]*$")  # MICROSOFT.PERSONAL.EMAIL is valid
 _ATTR_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PRIMITIVES = frozenset(
-    {"string", "int", "long", "short", "byte", "float", "double", "boolean", "date", "biginteger", "bigdecimal"}
+    {
+        "string",
+        "int",
+        "long",
+        "short",
+        "byte",
+        "float",
+        "double",
+        "boolean",
+        "date",
+        "biginteger",
+        "bigdecimal",
+    }
 )
 _INT_RANGES = {
     "byte": (-(2**7), 2**7 - 1),
@@ -104,7 +116,12 @@ _CATEGORIES = {
     "termTemplateDefs": "TERM_TEMPLATE",
 }
 _RESPONSE_LISTS = (
-    "enumDefs", "structDefs", "classificationDefs", "entityDefs", "relationshipDefs", "businessMetadataDefs",
+    "enumDefs",
+    "structDefs",
+    "classificationDefs",
+    "entityDefs",
+    "relationshipDefs",
+    "businessMetadataDefs",
 )
 
 
@@ -117,21 +134,31 @@ class SqlFlavor:
     prefix: str  # type-name prefix: {prefix}_db, {prefix}_schema, {prefix}_table ...
     server_type: str
     asset_type: str  # search ``assetType``
-    host_suffix: str | None  # appended to a bare server name
+    host_suffix: str | None  # appended to a server host that lacks it
     default_port: str | None = None
 
 
 SQL_FLAVORS: dict[str, SqlFlavor] = {
-    "azure_sql": SqlFlavor("azure_sql", "azure_sql", "azure_sql_server", "Azure SQL Database", ".database.windows.net"),
+    "azure_sql": SqlFlavor(
+        "azure_sql", "azure_sql", "azure_sql_server", "Azure SQL Database", ".database.windows.net"
+    ),
     # MI example QN in the spec uses "host:3342" (the public endpoint port) [S]; the rest of the host is [U].
     "azure_sql_mi": SqlFlavor(
-        "azure_sql_mi", "azure_sql_mi", "azure_sql_mi", "Azure SQL Managed Instance", ".database.windows.net", "3342"
+        "azure_sql_mi",
+        "azure_sql_mi",
+        "azure_sql_mi",
+        "Azure SQL Managed Instance",
+        ".database.windows.net",
+        "3342",
     ),
     # SQL Server: mssql://{host}/{instance}/{db}/... with the default instance MSSQLSERVER [U].
     "mssql": SqlFlavor("mssql", "mssql", "mssql_instance", "SQL Server", None),
     # Synapse dedicated pools: *_sql_* types on {ws}.sql.azuresynapse.net [C]; workspace entity is [U].
     "synapse_dedicated": SqlFlavor(
-        "synapse_dedicated", "azure_synapse_dedicated_sql", "azure_synapse_workspace", "Azure Synapse Analytics",
+        "synapse_dedicated",
+        "azure_synapse_dedicated_sql",
+        "azure_synapse_workspace",
+        "Azure Synapse Analytics",
         ".sql.azuresynapse.net",
     ),
 }
@@ -374,7 +401,9 @@ class PurviewSim:
         self.account = account
         self.tenant_id = tenant_id
         self.token_verifier = token_verifier
-        self.server = SimServer(f"purview-{account}", ssl_context=tls.server_context() if tls else None, port=port)
+        self.server = SimServer(
+            f"purview-{account}", ssl_context=tls.server_context() if tls else None, port=port
+        )
         self.collections_page_size = 50  # account plane page size [U]; tests lower it to exercise nextLink
         self.calls: deque[SimCall] = deque(maxlen=100_000)
         self._lock = threading.RLock()
@@ -423,7 +452,8 @@ class PurviewSim:
 
     # --- seeding: roles and collections ----------------------------------------------------------------
     def grant(self, principal_id: str, *roles: str, collection: str | None = None) -> None:
-        """Give ``principal_id`` (token ``appid`` or ``oid``) roles on a collection (None = root, inherited)."""
+        """Give ``principal_id`` (token ``appid`` or ``oid``) roles on a collection (None = root, inherited
+        by every collection)."""
         with self._lock:
             target = collection or self.account
             if target not in self._collections:
@@ -441,7 +471,12 @@ class PurviewSim:
                 held.difference_update(roles or set(held))
 
     def add_collection(
-        self, name: str, friendly_name: str | None = None, parent: str | None = None, *, description: str | None = None
+        self,
+        name: str,
+        friendly_name: str | None = None,
+        parent: str | None = None,
+        *,
+        description: str | None = None,
     ) -> dict[str, Any]:
         """Create a collection (``name`` is the short id used by search and ``collectionId``)."""
         with self._lock:
@@ -450,7 +485,9 @@ class PurviewSim:
             parent_name = parent or self.account
             if parent_name not in self._collections:
                 raise KeyError(f"unknown parent collection {parent_name!r}")
-            self._collections[name] = _Collection(name, friendly_name or name, parent_name, description, _now_ms())
+            self._collections[name] = _Collection(
+                name, friendly_name or name, parent_name, description, _now_ms()
+            )
             return self._collection_json(self._collections[name])
 
     # --- seeding: entities -------------------------------------------------------------------------
@@ -485,8 +522,10 @@ class PurviewSim:
             entity.labels = list(labels)
             return entity.guid
 
-    def link(self, parent_guid: str, attr: str, child_guid: str, inverse: str, relationship_type: str) -> None:
-        """Relate two entities on both ends: ``parent.attr`` (a list) gains child, ``child.inverse`` = parent."""
+    def link(
+        self, parent_guid: str, attr: str, child_guid: str, inverse: str, relationship_type: str
+    ) -> None:
+        """Link both ends: ``parent.attr`` (a list) gains child; ``child.inverse`` = parent."""
         with self._lock:
             parent, child = self._entities[parent_guid], self._entities[child_guid]
             rel_guid = self._rel_guid(relationship_type, parent_guid, child_guid)
@@ -511,13 +550,16 @@ class PurviewSim:
         ``schemas={"dbo": {"transactions": ["id", "amount"]}}`` (columns as a list of names or a
         ``{name: data_type}`` dict); ``views`` has the same shape. Qualified names follow reference §7:
         Azure SQL ``mssql://{server}.database.windows.net/{db}/{schema}/{table}#{column}``, MI with a
-        ``:3342`` host, SQL Server ``mssql://{host}/{instance}/{db}/...``, Synapse on ``*.sql.azuresynapse.net``.
+        ``:3342`` host, SQL Server ``mssql://{host}/{instance}/{db}/...``, Synapse on
+        ``*.sql.azuresynapse.net``.
         A server shared by several databases is created once.
         """
         fl = SQL_FLAVORS[flavor]
         host = server_host
-        if fl.host_suffix and "." not in host.split(":", 1)[0]:
-            host = host.split(":", 1)[0] + fl.host_suffix + (":" + host.split(":", 1)[1] if ":" in host else "")
+        if fl.host_suffix and not host.split(":", 1)[0].endswith(fl.host_suffix):
+            host = (
+                host.split(":", 1)[0] + fl.host_suffix + (":" + host.split(":", 1)[1] if ":" in host else "")
+            )
         if fl.default_port and ":" not in host:
             host = f"{host}:{fl.default_port}"
         coll = collection or self.account
@@ -565,12 +607,17 @@ class PurviewSim:
                             f"{p}_{kind}", qn, name=obj, collection=coll, attributes={"description": None}
                         )
                         self.link(s_guid, f"{kind}s", o_guid, "dbSchema", f"{p}_schema_{kind}s")
-                        col_items = columns.items() if isinstance(columns, dict) else ((c, None) for c in columns)
+                        col_items = (
+                            columns.items() if isinstance(columns, dict) else ((c, None) for c in columns)
+                        )
                         col_type = f"{p}_column" if kind == "table" else f"{p}_view_column"
                         for col, data_type in col_items:
                             col_qn = f"{qn}#{_qn_segment(col)}"
                             c_guid = created[col_qn] = self.add_entity(
-                                col_type, col_qn, name=col, collection=coll,
+                                col_type,
+                                col_qn,
+                                name=col,
+                                collection=coll,
                                 attributes={"data_type": data_type or "nvarchar", "description": None},
                             )
                             self.link(o_guid, "columns", c_guid, kind, f"{p}_{kind}_columns")
@@ -607,9 +654,14 @@ class PurviewSim:
         return str(found["guid"])
 
     def add_classification(
-        self, guid: str, type_name: str, *, propagated_from: str | None = None, attributes: dict[str, Any] | None = None
+        self,
+        guid: str,
+        type_name: str,
+        *,
+        propagated_from: str | None = None,
+        attributes: dict[str, Any] | None = None,
     ) -> None:
-        """Attach a classification; ``propagated_from`` = the source entity's guid (shown as ``entityGuid``)."""
+        """Attach a classification; ``propagated_from`` = the source entity's guid (its ``entityGuid``)."""
         with self._lock:
             entity = self._entities[guid]
             if type_name not in self._defs["CLASSIFICATION"]:
@@ -649,8 +701,13 @@ class PurviewSim:
             entity = self._entities[guid]
             if group not in self._defs["BUSINESS_METADATA"]:
                 inferred = {
-                    name: "boolean" if isinstance(v, bool) else "int" if isinstance(v, int)
-                    else "float" if isinstance(v, float) else "string"
+                    name: "boolean"
+                    if isinstance(v, bool)
+                    else "int"
+                    if isinstance(v, int)
+                    else "float"
+                    if isinstance(v, float)
+                    else "string"
                     for name, v in attrs.items()
                 }
                 self.add_business_metadata_def(group, inferred)
@@ -676,7 +733,9 @@ class PurviewSim:
             if type_name in ("string", "array<string>"):
                 options["maxStrLength"] = str(max_str_length)
             attr_defs.append({"name": attr, "typeName": type_name, "isOptional": True, "options": options})
-        body = {"businessMetadataDefs": [{"name": name, "description": description, "attributeDefs": attr_defs}]}
+        body = {
+            "businessMetadataDefs": [{"name": name, "description": description, "attributeDefs": attr_defs}]
+        }
         return self.add_typedefs(body)["businessMetadataDefs"][0]
 
     def add_classification_def(self, name: str, super_types: Iterable[str] = ()) -> dict[str, Any]:
@@ -685,7 +744,7 @@ class PurviewSim:
         ][0]
 
     def add_typedefs(self, typedefs: dict[str, Any], *, update: bool = False) -> dict[str, Any]:
-        """Same semantics as ``POST`` (or ``PUT`` with ``update=True``) ``/types/typedefs``; ValueError if invalid."""
+        """``POST /types/typedefs`` semantics (``PUT`` with ``update=True``); ValueError when invalid."""
         with self._lock:
             try:
                 return self._apply_typedefs(typedefs, update=update, who="ServiceAdmin")
@@ -715,8 +774,15 @@ class PurviewSim:
             raise ValueError(f"guid {guid} already exists")
         now = _now_ms()
         entity = _Entity(
-            guid=guid or str(uuid.uuid4()), type_name=type_name, attributes=attrs, collection=collection,
-            seq=next(self._seq), created_by=who, updated_by=who, create_time=now, update_time=now,
+            guid=guid or str(uuid.uuid4()),
+            type_name=type_name,
+            attributes=attrs,
+            collection=collection,
+            seq=next(self._seq),
+            created_by=who,
+            updated_by=who,
+            create_time=now,
+            update_time=now,
         )
         self._entities[entity.guid] = entity
         self._index(entity)
@@ -751,7 +817,9 @@ class PurviewSim:
             return None
         if isinstance(value, list):
             return [r for r in (self._parse_seed_rel(entity, attr, v) for v in value) if isinstance(r, _Rel)]
-        guid, rel_type = (value, None) if isinstance(value, str) else (value["guid"], value.get("relationshipType"))
+        guid, rel_type = (
+            (value, None) if isinstance(value, str) else (value["guid"], value.get("relationshipType"))
+        )
         rel_type = rel_type or f"{entity.type_name}_{attr}"
         return _Rel(guid, rel_type, self._rel_guid(rel_type, entity.guid, guid))
 
@@ -767,10 +835,19 @@ class PurviewSim:
     # --- internal: typedefs ----------------------------------------------------------------------------
     def _builtin_def(self, category: str, name: str, extra: dict[str, Any]) -> dict[str, Any]:
         return {
-            "category": category, "guid": str(uuid.uuid5(_NS, f"typedef|{name}")), "name": name,
-            "description": name, "createdBy": "admin", "updatedBy": "admin", "createTime": 1600000000000,
-            "updateTime": 1600000000000, "version": 1, "typeVersion": "1.0", "lastModifiedTS": "1",
-            "attributeDefs": [], **extra,
+            "category": category,
+            "guid": str(uuid.uuid5(_NS, f"typedef|{name}")),
+            "name": name,
+            "description": name,
+            "createdBy": "admin",
+            "updatedBy": "admin",
+            "createTime": 1600000000000,
+            "updateTime": 1600000000000,
+            "version": 1,
+            "typeVersion": "1.0",
+            "lastModifiedTS": "1",
+            "attributeDefs": [],
+            **extra,
         }
 
     def _store_def(self, category: str, d: dict[str, Any]) -> None:
@@ -839,7 +916,9 @@ class PurviewSim:
             for raw in items:
                 if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
                     raise _bad_params(f"every entry of {list_key} needs a name")
-                staged.append((category, self._validate_def(category, raw, update, new_entity_types, new_enums, who)))
+                staged.append(
+                    (category, self._validate_def(category, raw, update, new_entity_types, new_enums, who))
+                )
         names = [d["name"] for _, d in staged]
         dupes = [n for n, count in Counter(names).items() if count > 1]
         if dupes:
@@ -926,12 +1005,17 @@ class PurviewSim:
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
         for a in attrs:
-            if not isinstance(a, dict) or not isinstance(a.get("name"), str) or not isinstance(a.get("typeName"), str):
+            if (
+                not isinstance(a, dict)
+                or not isinstance(a.get("name"), str)
+                or not isinstance(a.get("typeName"), str)
+            ):
                 raise _bad_params(f"{def_name}: every attributeDef needs a name and a typeName")
             aname, tname = a["name"], a["typeName"]
             if aname in seen:
                 raise _atlas_error(
-                    400, "ATLAS-400-00-092",
+                    400,
+                    "ATLAS-400-00-092",
                     f"Duplicate business-metadata attributes: {aname} not allowed within the same "
                     f"business-metadata: {def_name}",
                 )
@@ -971,14 +1055,17 @@ class PurviewSim:
                 after = frozenset(json.loads(now_def["options"]["applicableEntityTypes"]))
                 if not before <= after:
                     raise _atlas_error(
-                        400, "ATLAS-400-00-093",
+                        400,
+                        "ATLAS-400-00-093",
                         f"Cannot remove applicableEntityTypes in Attribute Def: {prev['name']}, defined in "
                         f"business-metadata: {def_name}",
                     )
             old_names = {x["name"] for x in old["attributeDefs"]}
             for x in out:
                 if x["name"] not in old_names and not x["isOptional"]:
-                    raise _atlas_error(400, "ATLAS-400-00-00C", f"{def_name}.{x['name']} : can not add mandatory attribute")
+                    raise _atlas_error(
+                        400, "ATLAS-400-00-00C", f"{def_name}.{x['name']} : can not add mandatory attribute"
+                    )
         return out
 
     def _validate_bm_attr(
@@ -988,7 +1075,8 @@ class PurviewSim:
         aname, tname = a["name"], a["typeName"]
         if not _ATTR_NAME_RE.match(aname):
             raise _atlas_error(
-                400, "ATLAS-400-00-09A",
+                400,
+                "ATLAS-400-00-09A",
                 f"{aname}: invalid name. Attribute names must begin with a letter followed by a sequence of "
                 "letters, numbers, or '_' characters",
             )
@@ -996,7 +1084,8 @@ class PurviewSim:
         if base not in _PRIMITIVES and base not in self._defs["ENUM"] and base not in new_enums:
             if self._find_def(base) is not None:
                 raise _atlas_error(
-                    400, "ATLAS-400-00-094",
+                    400,
+                    "ATLAS-400-00-094",
                     f"{bm}.{aname}: invalid attribute type. Business-metadata attribute cannot be of type "
                     "entity/classification/struct/business-metadata",
                 )
@@ -1012,14 +1101,18 @@ class PurviewSim:
         applicable = options.get("applicableEntityTypes")
         if not applicable:
             raise _atlas_error(
-                400, "ATLAS-400-00-02B", f"Mandatory field {aname}.options.applicableEntityTypes has empty/null value"
+                400,
+                "ATLAS-400-00-02B",
+                f"Mandatory field {aname}.options.applicableEntityTypes has empty/null value",
             )
         try:
             types = json.loads(applicable)
         except ValueError:
             types = None
         if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
-            raise _bad_params(f"{bm}.{aname}.options.applicableEntityTypes must be a JSON array of type names")
+            raise _bad_params(
+                f"{bm}.{aname}.options.applicableEntityTypes must be a JSON array of type names"
+            )
         for t in types:
             if t not in self._defs["ENTITY"] and t not in new_entity_types:
                 raise _atlas_error(404, "ATLAS-404-00-001", f"Given typename {t} was invalid")
@@ -1027,7 +1120,9 @@ class PurviewSim:
             max_len = options.get("maxStrLength")
             if not max_len:
                 raise _atlas_error(
-                    400, "ATLAS-400-00-02B", f"Mandatory field {aname}.options.maxStrLength has empty/null value"
+                    400,
+                    "ATLAS-400-00-02B",
+                    f"Mandatory field {aname}.options.maxStrLength has empty/null value",
                 )
             if not max_len.isdigit() or int(max_len) <= 0:
                 raise _bad_params(f"{bm}.{aname}.options.maxStrLength must be a positive integer string")
@@ -1051,8 +1146,10 @@ class PurviewSim:
                 return " Business attribute-value exceeds maximum length limit"
             return None
         if type_name in _INT_RANGES:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                isinstance(value, float) and not value.is_integer()
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or (isinstance(value, float) and not value.is_integer())
             ):
                 return f"invalid value for type {type_name}"
             lo, hi = _INT_RANGES[type_name]
@@ -1079,9 +1176,12 @@ class PurviewSim:
             if attrs is not None and not isinstance(attrs, dict):
                 raise _bad_params(f"value of business metadata {bm} must be an object")
             if bm not in applicable:
-                reason = "is not applicable to" if bm in self._defs["BUSINESS_METADATA"] else "does not exist for"
+                reason = (
+                    "is not applicable to" if bm in self._defs["BUSINESS_METADATA"] else "does not exist for"
+                )
                 raise _atlas_error(
-                    400, "ATLAS-400-00-095",
+                    400,
+                    "ATLAS-400-00-095",
                     f"Invalid business-metadata: {bm} specified for entity, applicable business-metadata: "
                     f"{sorted(applicable)} ({bm} {reason} entity type {entity.type_name})",
                 )
@@ -1092,13 +1192,16 @@ class PurviewSim:
                     raise _atlas_error(400, "ATLAS-400-00-023", f"Attribute {attr} not found for type {bm}")
                 if attr not in applicable[bm]:
                     raise _atlas_error(
-                        400, "ATLAS-400-00-095",
-                        f"Invalid business-metadata: {bm}.{attr} specified for entity, it is not applicable to "
-                        f"entity type {entity.type_name}",
+                        400,
+                        "ATLAS-400-00-095",
+                        f"Invalid business-metadata: {bm}.{attr} specified for entity, it is not applicable "
+                        f"to entity type {entity.type_name}",
                     )
                 if value is None or value == "":
                     continue
-                err = self._value_error(declared[attr]["typeName"], value, declared[attr].get("options") or {})
+                err = self._value_error(
+                    declared[attr]["typeName"], value, declared[attr].get("options") or {}
+                )
                 if err:
                     messages.append(f"{entity.type_name}.{bm}.{attr}={value!r}: {err.strip()}")
             for attr, attr_def in applicable[bm].items():
@@ -1142,7 +1245,9 @@ class PurviewSim:
             raise _bad_params("business metadata must be an object {group: {attribute: value}}")
         for bm, attrs in payload.items():
             if bm not in self._defs["BUSINESS_METADATA"]:
-                raise _atlas_error(400, "ATLAS-400-00-095", f"Invalid business-metadata: {bm} specified for entity")
+                raise _atlas_error(
+                    400, "ATLAS-400-00-095", f"Invalid business-metadata: {bm} specified for entity"
+                )
             group = entity.business.get(bm)
             if group is None:
                 continue
@@ -1157,31 +1262,44 @@ class PurviewSim:
 
     # --- internal: auth -----------------------------------------------------------------------------
     def _authenticate(self, req: SimRequest) -> _Caller:
-        challenge = f'Bearer authorization_uri="https://login.microsoftonline.com/{self.tenant_id}", error="invalid_token"'
+        authority = f"https://login.microsoftonline.com/{self.tenant_id}"
+        challenge = f'Bearer authorization_uri="{authority}", error="invalid_token"'
         token = req.bearer()
         if not token:
             raise _gateway_error(
-                401, "Unauthorized", "Authentication failed: no bearer token", **{"WWW-Authenticate": "Bearer"}
+                401,
+                "Unauthorized",
+                "Authentication failed: no bearer token",
+                **{"WWW-Authenticate": "Bearer"},
             )
         claims = self.token_verifier(token)
         if not claims:
             raise _gateway_error(
-                401, "Unauthorized", "Authentication failed: the token is invalid or expired",
+                401,
+                "Unauthorized",
+                "Authentication failed: the token is invalid or expired",
                 **{"WWW-Authenticate": challenge},
             )
         exp = claims.get("exp")
         if isinstance(exp, (int, float)) and exp < time.time():
-            raise _gateway_error(401, "Unauthorized", "Authentication failed: the token is expired",
-                                 **{"WWW-Authenticate": challenge})
+            raise _gateway_error(
+                401,
+                "Unauthorized",
+                "Authentication failed: the token is expired",
+                **{"WWW-Authenticate": challenge},
+            )
         if claims.get("aud") not in _AUDIENCES:
             raise _gateway_error(
-                401, "Unauthorized",
+                401,
+                "Unauthorized",
                 f"Authentication failed: invalid audience {claims.get('aud')!r}; expected {PURVIEW_AUDIENCE}",
                 **{"WWW-Authenticate": challenge},
             )
         if str(claims.get("tid", "")).lower() != self.tenant_id.lower():
             raise _gateway_error(
-                401, "Unauthorized", "Authentication failed: the token was issued for another tenant",
+                401,
+                "Unauthorized",
+                "Authentication failed: the token was issued for another tenant",
                 **{"WWW-Authenticate": challenge},
             )
         ids = tuple(str(claims[k]) for k in ("appid", "azp", "oid") if claims.get(k))
@@ -1213,21 +1331,35 @@ class PurviewSim:
     def _require_read(self, caller: _Caller, entity: _Entity) -> None:
         if not self._roles_on(caller, entity.collection) & _READ_ROLES:
             raise _atlas_error(
-                403, "ATLAS-403-00-001", f"{caller.principal} is not authorized to perform read entity: guid={entity.guid}"
+                403,
+                "ATLAS-403-00-001",
+                f"{caller.principal} is not authorized to perform read entity: guid={entity.guid}",
             )
 
     def _require_curator(self, caller: _Caller, collection: str, action: str) -> None:
         if "data_curator" not in self._roles_on(caller, collection):
-            raise _atlas_error(403, "ATLAS-403-00-001", f"{caller.principal} is not authorized to perform {action}")
+            raise _atlas_error(
+                403, "ATLAS-403-00-001", f"{caller.principal} is not authorized to perform {action}"
+            )
 
     # --- routing ----------------------------------------------------------------------------------------
     def _route(
-        self, method: str, pattern: str, kind: str, *, plane: str = "datamap", api_version_required: bool = False
-    ) -> Callable[[Callable[[SimRequest, _Caller], SimResponse]], Callable[[SimRequest, _Caller], SimResponse]]:
+        self,
+        method: str,
+        pattern: str,
+        kind: str,
+        *,
+        plane: str = "datamap",
+        api_version_required: bool = False,
+    ) -> Callable[
+        [Callable[[SimRequest, _Caller], SimResponse]], Callable[[SimRequest, _Caller], SimResponse]
+    ]:
         prefix = "/datamap/api" if plane == "datamap" else "/account"
         versions = DATAMAP_API_VERSIONS if plane == "datamap" else ACCOUNT_API_VERSIONS
 
-        def register(fn: Callable[[SimRequest, _Caller], SimResponse]) -> Callable[[SimRequest, _Caller], SimResponse]:
+        def register(
+            fn: Callable[[SimRequest, _Caller], SimResponse],
+        ) -> Callable[[SimRequest, _Caller], SimResponse]:
             def handler(req: SimRequest) -> SimResponse:
                 caller: _Caller | None = None
                 try:
@@ -1235,8 +1367,10 @@ class PurviewSim:
                     if url_length > MAX_URL_LENGTH:
                         # The real front end answers with an HTML page, not JSON (hence the SDK's
                         # "JSON decode error" in azure-sdk-for-python#39935).
-                        html = "<html><head><title>414 Request-URI Too Large</title></head><body>" \
-                               "<center><h1>414 Request-URI Too Large</h1></center></body></html>"
+                        html = (
+                            "<html><head><title>414 Request-URI Too Large</title></head><body>"
+                            "<center><h1>414 Request-URI Too Large</h1></center></body></html>"
+                        )
                         resp = SimResponse(414, html, {"Content-Type": "text/html"})
                     else:
                         caller = self._authenticate(req)
@@ -1246,7 +1380,14 @@ class PurviewSim:
                 except _HttpError as exc:
                     resp = exc.response
                 self.calls.append(
-                    SimCall(req.method, req.path, req.query, resp.status, caller.principal if caller else None, req.body)
+                    SimCall(
+                        req.method,
+                        req.path,
+                        req.query,
+                        resp.status,
+                        caller.principal if caller else None,
+                        req.body,
+                    )
                 )
                 return resp
 
@@ -1255,21 +1396,35 @@ class PurviewSim:
 
         return register
 
-    def _check_api_version(self, req: SimRequest, plane: str, versions: frozenset[str], required: bool) -> None:
+    def _check_api_version(
+        self, req: SimRequest, plane: str, versions: frozenset[str], required: bool
+    ) -> None:
         version = req.arg("api-version")
         if version is None:
             if required:
-                raise _HttpError(400, {"error": {
-                    "code": "MissingApiVersionParameter",
-                    "message": "The api-version query parameter (?api-version=) is required for all requests.",
-                }})
+                raise _HttpError(
+                    400,
+                    {
+                        "error": {
+                            "code": "MissingApiVersionParameter",
+                            "message": "The api-version query parameter (?api-version=) is required for all "
+                            "requests.",
+                        }
+                    },
+                )
             return
         if version not in versions:
-            raise _HttpError(400, {"error": {
-                "code": "UnsupportedApiVersion",
-                "message": f"The requested api-version '{version}' is not supported by the {plane} API. "
-                           f"Supported versions: {', '.join(sorted(versions))}.",
-            }})
+            raise _HttpError(
+                400,
+                {
+                    "error": {
+                        "code": "UnsupportedApiVersion",
+                        "message": f"The requested api-version '{version}' is not supported by the {plane} "
+                        "API. "
+                        f"Supported versions: {', '.join(sorted(versions))}.",
+                    }
+                },
+            )
 
     def _json_body(self, req: SimRequest) -> Any:
         try:
@@ -1305,7 +1460,9 @@ class PurviewSim:
             entity = self._entity_or_404(req.params["guid"])
             self._require_read(caller, entity)
             rendered, referred = self._ext_info(
-                [entity], min_ext=self._bool_arg(req, "minExtInfo"), ignore_rel=self._bool_arg(req, "ignoreRelationships")
+                [entity],
+                min_ext=self._bool_arg(req, "minExtInfo"),
+                ignore_rel=self._bool_arg(req, "ignoreRelationships"),
             )
             return json_response({"referredEntities": referred, "entity": rendered[0]})
 
@@ -1324,7 +1481,9 @@ class PurviewSim:
             for entity in entities:
                 self._require_read(caller, entity)
             rendered, referred = self._ext_info(
-                entities, min_ext=self._bool_arg(req, "minExtInfo"), ignore_rel=self._bool_arg(req, "ignoreRelationships")
+                entities,
+                min_ext=self._bool_arg(req, "minExtInfo"),
+                ignore_rel=self._bool_arg(req, "ignoreRelationships"),
             )
             return json_response({"referredEntities": referred, "entities": rendered})
 
@@ -1338,13 +1497,16 @@ class PurviewSim:
             guid = self._by_type_qn.get((type_name, qn))
             if guid is None:
                 raise _atlas_error(
-                    404, "ATLAS-404-00-009",
+                    404,
+                    "ATLAS-404-00-009",
                     f"Instance {type_name} with unique attribute {{qualifiedName={qn}}} does not exist",
                 )
             entity = self._entities[guid]
             self._require_read(caller, entity)
             rendered, referred = self._ext_info(
-                [entity], min_ext=self._bool_arg(req, "minExtInfo"), ignore_rel=self._bool_arg(req, "ignoreRelationships")
+                [entity],
+                min_ext=self._bool_arg(req, "minExtInfo"),
+                ignore_rel=self._bool_arg(req, "ignoreRelationships"),
             )
             return json_response({"referredEntities": referred, "entity": rendered[0]})
 
@@ -1352,7 +1514,9 @@ class PurviewSim:
         def entity_bulk_get_by_qn(req: SimRequest, caller: _Caller) -> SimResponse:
             type_name = unquote(req.params["typeName"])
             self._require_entity_type(type_name)
-            qns = [v[0] for k, v in sorted(req.query.items()) if re.fullmatch(r"attr_\d+:qualifiedName", k) and v]
+            qns = [
+                v[0] for k, v in sorted(req.query.items()) if re.fullmatch(r"attr_\d+:qualifiedName", k) and v
+            ]
             entities = []
             for qn in qns:
                 guid = self._by_type_qn.get((type_name, qn))
@@ -1360,7 +1524,9 @@ class PurviewSim:
                     self._require_read(caller, self._entities[guid])
                     entities.append(self._entities[guid])
             rendered, referred = self._ext_info(
-                entities, min_ext=self._bool_arg(req, "minExtInfo"), ignore_rel=self._bool_arg(req, "ignoreRelationships")
+                entities,
+                min_ext=self._bool_arg(req, "minExtInfo"),
+                ignore_rel=self._bool_arg(req, "ignoreRelationships"),
             )
             return json_response({"referredEntities": referred, "entities": rendered})
 
@@ -1399,7 +1565,9 @@ class PurviewSim:
         def bm_group_write(req: SimRequest, caller: _Caller) -> SimResponse:
             entity = self._entity_or_404(req.params["guid"])
             bm = unquote(req.params["bmName"])
-            self._require_curator(caller, entity.collection, f"update business-metadata: guid={entity.guid}, {bm}")
+            self._require_curator(
+                caller, entity.collection, f"update business-metadata: guid={entity.guid}, {bm}"
+            )
             attrs = self._json_body(req)
             if not isinstance(attrs, dict):
                 raise _bad_params("body must be an object {attribute: value}")
@@ -1410,7 +1578,9 @@ class PurviewSim:
         def bm_group_delete(req: SimRequest, caller: _Caller) -> SimResponse:
             entity = self._entity_or_404(req.params["guid"])
             bm = unquote(req.params["bmName"])
-            self._require_curator(caller, entity.collection, f"remove business-metadata: guid={entity.guid}, {bm}")
+            self._require_curator(
+                caller, entity.collection, f"remove business-metadata: guid={entity.guid}, {bm}"
+            )
             attrs = self._json_body(req)
             if attrs is not None and not isinstance(attrs, dict):
                 raise _bad_params("body must be an object {attribute: value}")
@@ -1424,7 +1594,13 @@ class PurviewSim:
             self._require_read(caller, entity)
             items = [self._render_classification(c) for c in entity.classifications]
             return json_response(
-                {"list": items, "pageSize": len(items), "sortType": "NONE", "startIndex": 0, "totalCount": len(items)}
+                {
+                    "list": items,
+                    "pageSize": len(items),
+                    "sortType": "NONE",
+                    "startIndex": 0,
+                    "totalCount": len(items),
+                }
             )
 
         @route("GET", "/atlas/v2/entity/guid/{guid}/classification/{name}", "classification_get")
@@ -1454,7 +1630,9 @@ class PurviewSim:
                     raise _atlas_error(404, "ATLAS-404-00-008", f"Given classification {name} was invalid")
                 if any(c.type_name == name and c.entity_guid == entity.guid for c in entity.classifications):
                     raise _atlas_error(
-                        400, "ATLAS-400-00-01B", f"instance {entity.guid} already is associated with classification {name}"
+                        400,
+                        "ATLAS-400-00-01B",
+                        f"instance {entity.guid} already is associated with classification {name}",
                     )
                 names.append((name, dict(item.get("attributes") or {})))
             for name, attrs in names:
@@ -1468,16 +1646,21 @@ class PurviewSim:
             entity = self._entity_or_404(req.params["guid"])
             self._require_curator(caller, entity.collection, f"remove classification: guid={entity.guid}")
             name = unquote(req.params["name"])
-            direct = [c for c in entity.classifications if c.type_name == name and c.entity_guid == entity.guid]
+            direct = [
+                c for c in entity.classifications if c.type_name == name and c.entity_guid == entity.guid
+            ]
             if not direct:
                 propagated = [c for c in entity.classifications if c.type_name == name]
                 if propagated:
                     raise _atlas_error(
-                        400, "ATLAS-400-00-089",
+                        400,
+                        "ATLAS-400-00-089",
                         f"Removal of classification {name}, which is propagated from entity "
                         f"{propagated[0].entity_guid}, is not supported",
                     )
-                raise _atlas_error(400, "ATLAS-400-00-06D", f"Classification {name} is not associated with entity")
+                raise _atlas_error(
+                    400, "ATLAS-400-00-06D", f"Classification {name} is not associated with entity"
+                )
             entity.classifications = [c for c in entity.classifications if c not in direct]
             if not any(c.type_name == name for c in entity.classifications):
                 self._by_classification.get(name, set()).discard(entity.guid)
@@ -1521,14 +1704,21 @@ class PurviewSim:
         # ---- typedefs ----
         def require_type_reader(caller: _Caller) -> None:
             if not self._any_role(caller, _READ_ROLES):
-                raise _atlas_error(403, "ATLAS-403-00-001", f"{caller.principal} is not authorized to perform read type")
+                raise _atlas_error(
+                    403, "ATLAS-403-00-001", f"{caller.principal} is not authorized to perform read type"
+                )
 
         def type_filter(req: SimRequest) -> str | None:
             wanted = req.arg("type")
             if not wanted:
                 return None
             category = wanted.upper()
-            if category not in _CATEGORIES.values() and category not in ("PRIMITIVE", "OBJECT_ID_TYPE", "ARRAY", "MAP"):
+            if category not in _CATEGORIES.values() and category not in (
+                "PRIMITIVE",
+                "OBJECT_ID_TYPE",
+                "ARRAY",
+                "MAP",
+            ):
                 raise _atlas_error(400, "ATLAS-400-00-015", f"Type Category {wanted} is invalid")
             return category
 
@@ -1546,21 +1736,32 @@ class PurviewSim:
         def typedef_headers(req: SimRequest, caller: _Caller) -> SimResponse:
             require_type_reader(caller)
             category = type_filter(req)
-            return json_response([
-                {"category": cat, "guid": d["guid"], "name": d["name"]}
-                for cat, defs in self._defs.items() if category is None or category == cat
-                for d in defs.values()
-            ])
+            return json_response(
+                [
+                    {"category": cat, "guid": d["guid"], "name": d["name"]}
+                    for cat, defs in self._defs.items()
+                    if category is None or category == cat
+                    for d in defs.values()
+                ]
+            )
 
         @route("POST", "/atlas/v2/types/typedefs", "typedefs_create")
         def typedefs_create(req: SimRequest, caller: _Caller) -> SimResponse:
-            self._require_curator(caller, self.account, "create typedefs (needs Data Curator on the root collection)")
-            return json_response(self._apply_typedefs(self._json_body(req), update=False, who=caller.principal))
+            self._require_curator(
+                caller, self.account, "create typedefs (needs Data Curator on the root collection)"
+            )
+            return json_response(
+                self._apply_typedefs(self._json_body(req), update=False, who=caller.principal)
+            )
 
         @route("PUT", "/atlas/v2/types/typedefs", "typedefs_update")
         def typedefs_update(req: SimRequest, caller: _Caller) -> SimResponse:
-            self._require_curator(caller, self.account, "update typedefs (needs Data Curator on the root collection)")
-            return json_response(self._apply_typedefs(self._json_body(req), update=True, who=caller.principal))
+            self._require_curator(
+                caller, self.account, "update typedefs (needs Data Curator on the root collection)"
+            )
+            return json_response(
+                self._apply_typedefs(self._json_body(req), update=True, who=caller.principal)
+            )
 
         def def_by_name(category: str | None) -> Callable[[SimRequest, _Caller], SimResponse]:
             def handler(req: SimRequest, caller: _Caller) -> SimResponse:
@@ -1593,8 +1794,12 @@ class PurviewSim:
             ("relationshipdef", "RELATIONSHIP"),
             ("typedef", None),
         ):
-            route("GET", f"/atlas/v2/types/{segment}/name/{{name}}", f"{segment}_by_name")(def_by_name(category))
-            route("GET", f"/atlas/v2/types/{segment}/guid/{{guid}}", f"{segment}_by_guid")(def_by_guid(category))
+            route("GET", f"/atlas/v2/types/{segment}/name/{{name}}", f"{segment}_by_name")(
+                def_by_name(category)
+            )
+            route("GET", f"/atlas/v2/types/{segment}/guid/{{guid}}", f"{segment}_by_guid")(
+                def_by_guid(category)
+            )
 
         # ---- account plane: collections ----
         def require_collection_admin(caller: _Caller) -> None:
@@ -1619,7 +1824,9 @@ class PurviewSim:
             size = max(1, self.collections_page_size)
             out: dict[str, Any] = {"count": len(items), "value": items[skip : skip + size]}
             if skip + size < len(items):
-                query = urlencode({"api-version": req.arg("api-version"), "$skipToken": _b64({"skip": skip + size})})
+                query = urlencode(
+                    {"api-version": req.arg("api-version"), "$skipToken": _b64({"skip": skip + size})}
+                )
                 out["nextLink"] = f"{self.url}/account{path}?{query}"
             return out
 
@@ -1634,23 +1841,38 @@ class PurviewSim:
             require_collection_admin(caller)
             return json_response(self._collection_json(collection_or_404(req)))
 
-        @route("GET", "/collections/{name}/getCollectionPath", "collections_path", plane="account",
-               api_version_required=True)
+        @route(
+            "GET",
+            "/collections/{name}/getCollectionPath",
+            "collections_path",
+            plane="account",
+            api_version_required=True,
+        )
         def collections_path(req: SimRequest, caller: _Caller) -> SimResponse:
             require_collection_admin(caller)
             chain = list(reversed(self._collection_chain(collection_or_404(req).name)))[:-1]
-            return json_response({
-                "parentNameChain": chain,
-                "parentFriendlyNameChain": [self._collections[n].friendly_name for n in chain],
-            })
+            return json_response(
+                {
+                    "parentNameChain": chain,
+                    "parentFriendlyNameChain": [self._collections[n].friendly_name for n in chain],
+                }
+            )
 
-        @route("GET", "/collections/{name}/getChildCollectionNames", "collections_children", plane="account",
-               api_version_required=True)
+        @route(
+            "GET",
+            "/collections/{name}/getChildCollectionNames",
+            "collections_children",
+            plane="account",
+            api_version_required=True,
+        )
         def collections_children(req: SimRequest, caller: _Caller) -> SimResponse:
             require_collection_admin(caller)
             parent = collection_or_404(req).name
-            items = [{"name": c.name, "friendlyName": c.friendly_name}
-                     for c in self._collections.values() if c.parent == parent]
+            items = [
+                {"name": c.name, "friendlyName": c.friendly_name}
+                for c in self._collections.values()
+                if c.parent == parent
+            ]
             return json_response(page(req, items, f"/collections/{parent}/getChildCollectionNames"))
 
     def _require_entity_type(self, type_name: str) -> None:
@@ -1666,8 +1888,12 @@ class PurviewSim:
             out["parentCollection"] = {"type": "CollectionReference", "referenceName": c.parent}
         out["collectionProvisioningState"] = "Succeeded"
         out["systemData"] = {
-            "createdAt": _iso(c.created_at), "createdBy": "ServiceAdmin", "createdByType": "Application",
-            "lastModifiedAt": _iso(c.created_at), "lastModifiedBy": "ServiceAdmin", "lastModifiedByType": "Application",
+            "createdAt": _iso(c.created_at),
+            "createdBy": "ServiceAdmin",
+            "createdByType": "Application",
+            "lastModifiedAt": _iso(c.created_at),
+            "lastModifiedBy": "ServiceAdmin",
+            "lastModifiedByType": "Application",
         }
         return out
 
@@ -1698,7 +1924,7 @@ class PurviewSim:
         }
 
     def _render_entity(self, e: _Entity, *, relationships: bool = True) -> dict[str, Any]:
-        """AtlasEntity; empty classifications/labels/businessAttributes/contacts are left out, as Atlas does."""
+        """AtlasEntity; empty classifications/labels/businessAttributes/contacts are left out (as Atlas)."""
         out: dict[str, Any] = {
             "typeName": e.type_name,
             "attributes": copy.deepcopy(e.attributes),
@@ -1758,7 +1984,9 @@ class PurviewSim:
                     target = self._entities.get(rel.guid)
                     if target is not None and target.guid not in own and target.guid not in referred:
                         referred[target.guid] = (
-                            self._min_entity(target) if min_ext else self._render_entity(target, relationships=False)
+                            self._min_entity(target)
+                            if min_ext
+                            else self._render_entity(target, relationships=False)
                         )
         return rendered, referred
 
@@ -1786,7 +2014,9 @@ class PurviewSim:
         if move_to is not None and move_to not in self._collections:
             raise _bad_params(f"collection {move_to} does not exist")
         assignments: dict[str, str] = {}
-        plan: list[tuple[dict[str, Any], _Entity | None, str, str]] = []  # (item, existing, guid, placeholder)
+        plan: list[
+            tuple[dict[str, Any], _Entity | None, str, str]
+        ] = []  # (item, existing, guid, placeholder)
         batch_qns: dict[tuple[str, str], str] = {}
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("typeName"), str):
@@ -1799,13 +2029,17 @@ class PurviewSim:
             given = str(item.get("guid") or "")
             existing = self._entities.get(given) if given and not given.startswith("-") else None
             if given and not given.startswith("-") and existing is None:
-                raise _atlas_error(404, "ATLAS-404-00-005", f"Given instance guid {given} is invalid/not found")
+                raise _atlas_error(
+                    404, "ATLAS-404-00-005", f"Given instance guid {given} is invalid/not found"
+                )
             if existing is None and qn:
                 found = self._by_type_qn.get((type_name, str(qn)))
                 existing = self._entities.get(found) if found else None
             if existing is None and not qn:
                 raise _atlas_error(400, "ATLAS-400-00-073", "Mandatory qualifiedName attribute is missing")
-            placeholder = given if given.startswith("-") else ("" if given else f"-{next(self._internal_ids)}")
+            placeholder = (
+                given if given.startswith("-") else ("" if given else f"-{next(self._internal_ids)}")
+            )
             guid = existing.guid if existing else str(uuid.uuid4())
             if existing is None and (type_name, str(qn)) in batch_qns:
                 guid = batch_qns[(type_name, str(qn))]
@@ -1813,7 +2047,9 @@ class PurviewSim:
             if placeholder:
                 assignments[placeholder] = guid
             target_collection = move_to or (existing.collection if existing else self.account)
-            self._require_curator(caller, target_collection, f"create/update entity: {type_name} {qn or given}")
+            self._require_curator(
+                caller, target_collection, f"create/update entity: {type_name} {qn or given}"
+            )
             if existing is not None:
                 self._require_curator(caller, existing.collection, f"update entity: guid={existing.guid}")
             for cls in item.get("classifications") or []:
@@ -1835,7 +2071,9 @@ class PurviewSim:
                 found = found or batch_qns.get((str(ref.get("typeName")), str(unique.get("qualifiedName"))))
                 if found:
                     return found
-            raise _atlas_error(404, "ATLAS-404-00-00A", f"Referenced entity {json.dumps(ref)} is not found ({where})")
+            raise _atlas_error(
+                404, "ATLAS-404-00-00A", f"Referenced entity {json.dumps(ref)} is not found ({where})"
+            )
 
         rel_plan: list[dict[str, Any]] = []
         for item, _existing, _guid, _ in plan:
@@ -1844,10 +2082,15 @@ class PurviewSim:
                 if value is None:
                     rels[attr] = None
                 elif isinstance(value, list):
-                    rels[attr] = [(resolve(v, attr), v.get("relationshipType") if isinstance(v, dict) else None)
-                                  for v in value]
+                    rels[attr] = [
+                        (resolve(v, attr), v.get("relationshipType") if isinstance(v, dict) else None)
+                        for v in value
+                    ]
                 else:
-                    rels[attr] = (resolve(value, attr), value.get("relationshipType") if isinstance(value, dict) else None)
+                    rels[attr] = (
+                        resolve(value, attr),
+                        value.get("relationshipType") if isinstance(value, dict) else None,
+                    )
             rel_plan.append(rels)
         for item, existing, _guid, _ in plan:
             if behavior != "ignore" and item.get("businessAttributes") and existing is not None:
@@ -1859,9 +2102,13 @@ class PurviewSim:
             if existing is None and guid in self._entities:
                 existing = self._entities[guid]  # same entity twice in one batch
             if existing is None:
-                entity = self._create(item["typeName"], attrs, move_to or self.account, guid=guid, who=caller.principal)
+                entity = self._create(
+                    item["typeName"], attrs, move_to or self.account, guid=guid, who=caller.principal
+                )
                 for cls in item.get("classifications") or []:
-                    entity.classifications.append(_Classification(cls["typeName"], entity.guid, dict(cls.get("attributes") or {})))
+                    entity.classifications.append(
+                        _Classification(cls["typeName"], entity.guid, dict(cls.get("attributes") or {}))
+                    )
                     self._by_classification.setdefault(cls["typeName"], set()).add(entity.guid)
                 bucket = created
             else:
@@ -1881,14 +2128,18 @@ class PurviewSim:
                 if value is None:
                     entity.relationships[attr] = None
                 elif isinstance(value, list):
-                    entity.relationships[attr] = [self._parse_seed_rel(entity, attr, {"guid": g, "relationshipType": t})
-                                                  for g, t in value]  # type: ignore[misc]
+                    entity.relationships[attr] = [
+                        self._parse_seed_rel(entity, attr, {"guid": g, "relationshipType": t})
+                        for g, t in value
+                    ]
                 else:
                     entity.relationships[attr] = self._parse_seed_rel(
                         entity, attr, {"guid": value[0], "relationshipType": value[1]}
                     )
             if behavior != "ignore" and item.get("businessAttributes"):
-                self._write_bm(entity, item["businessAttributes"], overwrite=behavior == "replace", who=caller.principal)
+                self._write_bm(
+                    entity, item["businessAttributes"], overwrite=behavior == "replace", who=caller.principal
+                )
             header = {
                 "typeName": entity.type_name,
                 "attributes": {"qualifiedName": entity.qualified_name},
@@ -1922,7 +2173,9 @@ class PurviewSim:
             raise _bad_params("orderby must be an array")
         readable = self._readable_collections(caller)
         if readable is not None and not readable:
-            raise _atlas_error(403, "ATLAS-403-00-001", f"{caller.principal} is not authorized to perform search")
+            raise _atlas_error(
+                403, "ATLAS-403-00-001", f"{caller.principal} is not authorized to perform search"
+            )
         fingerprint = hashlib.sha256(
             json.dumps([keywords, body.get("filter"), orderby], sort_keys=True, default=str).encode()
         ).hexdigest()[:16]
@@ -1935,12 +2188,20 @@ class PurviewSim:
             except (ValueError, KeyError, TypeError):
                 raise _bad_params("continuationToken is invalid") from None
             if decoded.get("q") != fingerprint:
-                raise _bad_params("continuationToken does not belong to this query (send the same keywords, "
-                                  "filter and orderby as the first page)")
+                raise _bad_params(
+                    "continuationToken does not belong to this query (send the same keywords, "
+                    "filter and orderby as the first page)"
+                )
 
         highlights: list[tuple[str, str]] = []
-        flt = self._compile(body["filter"], highlights) if body.get("filter") is not None else _Filter(lambda e: True)
-        terms = [t for t in re.findall(r"\w+", (keywords or "").lower()) if keywords and keywords.strip() != "*"]
+        flt = (
+            self._compile(body["filter"], highlights)
+            if body.get("filter") is not None
+            else _Filter(lambda e: True)
+        )
+        terms = [
+            t for t in re.findall(r"\w+", (keywords or "").lower()) if keywords and keywords.strip() != "*"
+        ]
         for term in terms:
             highlights += [("name", term), ("qualifiedName", term)]
 
@@ -1948,8 +2209,10 @@ class PurviewSim:
         if readable is not None:
             allowed: set[str] = set().union(*(self._by_collection.get(c, set()) for c in readable))
             cands = allowed if cands is None else cands & allowed
-        pool: Iterable[_Entity] = self._entities.values() if cands is None else (
-            self._entities[g] for g in cands if g in self._entities
+        pool: Iterable[_Entity] = (
+            self._entities.values()
+            if cands is None
+            else (self._entities[g] for g in cands if g in self._entities)
         )
         scored: list[tuple[float, _Entity]] = []
         for e in pool:
@@ -1968,7 +2231,7 @@ class PurviewSim:
         for spec in reversed(orderby):
             if not isinstance(spec, dict) or len(spec) != 1:
                 raise _bad_params("every orderby entry is {field: 'ASC'|'DESC'}")
-            (key, direction), = spec.items()
+            ((key, direction),) = spec.items()
             getter = self._sort_getter(key)
             if str(direction).upper() not in ("ASC", "DESC"):
                 raise _bad_params(f"orderby direction must be ASC or DESC, got {direction!r}")
@@ -2047,29 +2310,32 @@ class PurviewSim:
             text = e.name if fld == "name" else e.qualified_name
             pos = text.lower().find(term)
             if term and pos >= 0 and fld not in marks:
-                marks[fld] = [f"{text[:pos]}<em>{text[pos : pos + len(term)]}</em>{text[pos + len(term):]}"]
+                marks[fld] = [f"{text[:pos]}<em>{text[pos : pos + len(term)]}</em>{text[pos + len(term) :]}"]
         if marks:
             value["@search.highlights"] = marks
         contact = [
             {"id": c.get("id"), "info": c.get("info"), "contactType": kind}
-            for kind, cs in e.contacts.items() for c in cs
+            for kind, cs in e.contacts.items()
+            for c in cs
         ]
-        value.update({
-            "objectType": _object_type(e.type_name),
-            "createTime": e.create_time,
-            "updateTime": e.update_time,
-            "id": e.guid,
-            "name": e.name,
-            "qualifiedName": e.qualified_name,
-            "entityType": e.type_name,
-            "description": e.attributes.get("userDescription") or e.attributes.get("description"),
-            "owner": e.attributes.get("owner"),
-            "classification": list(dict.fromkeys(c.type_name for c in e.classifications)),
-            "label": list(e.labels),
-            "term": [],
-            "contact": contact,
-            "assetType": [_asset_type(e.type_name)],
-        })
+        value.update(
+            {
+                "objectType": _object_type(e.type_name),
+                "createTime": e.create_time,
+                "updateTime": e.update_time,
+                "id": e.guid,
+                "name": e.name,
+                "qualifiedName": e.qualified_name,
+                "entityType": e.type_name,
+                "description": e.attributes.get("userDescription") or e.attributes.get("description"),
+                "owner": e.attributes.get("owner"),
+                "classification": list(dict.fromkeys(c.type_name for c in e.classifications)),
+                "label": list(e.labels),
+                "term": [],
+                "contact": contact,
+                "assetType": [_asset_type(e.type_name)],
+            }
+        )
         return value
 
     def _qn_prefix_cands(self, prefix: str) -> set[str]:
@@ -2099,7 +2365,11 @@ class PurviewSim:
                 sets = [p.cands for p in parts if p.cands is not None]
                 cands = set.intersection(*sets) if sets else None
                 return _Filter(lambda e: all(p(e) for p in preds), cands)
-            union = None if any(p.cands is None for p in parts) else set().union(*(p.cands or set() for p in parts))
+            union = (
+                None
+                if any(p.cands is None for p in parts)
+                else set().union(*(p.cands or set() for p in parts))
+            )
             return _Filter(lambda e: any(p(e) for p in preds), union)
         if "not" in node:
             inner = self._compile(node["not"], [])
@@ -2174,8 +2444,12 @@ class PurviewSim:
             if op not in _NUMBER_OPS:
                 raise _bad_params(f"operator {op!r} is not valid for a number; use {sorted(_NUMBER_OPS)}")
             compare: dict[str, Callable[[Any], bool]] = {
-                "eq": lambda v: v == value, "ne": lambda v: v != value, "gt": lambda v: v > value,
-                "ge": lambda v: v >= value, "lt": lambda v: v < value, "le": lambda v: v <= value,
+                "eq": lambda v: v == value,
+                "ne": lambda v: v != value,
+                "gt": lambda v: v > value,
+                "ge": lambda v: v >= value,
+                "lt": lambda v: v < value,
+                "le": lambda v: v <= value,
             }
             fn = compare[op]
 

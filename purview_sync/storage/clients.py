@@ -77,7 +77,13 @@ class StorageClients:
         return client
 
     def queue(self, name: str) -> QueueClient:
-        client = self.queues.get_queue_client(name)
+        # get_queue_client() does not hand the service client's message policies down (azure-storage-queue
+        # 12.x): pass them again, or messages go out as raw JSON that the Functions host cannot decode.
+        client = self.queues.get_queue_client(
+            name,
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
+        )
         if name not in self._ready_queues:
             with self._lock:
                 with contextlib.suppress(ResourceExistsError):
