@@ -144,8 +144,8 @@ def prove_connection(
         endpoint, credential, settings.purview_allowed_hosts, timeout=15, retry=RetryPolicy(max_attempts=3)
     )
     try:
-        _call(client.probe, "the Data Map", "Data Curator")
-        collections = _call(
+        call_purview(client.probe, "the Data Map", "Data Curator")
+        collections = call_purview(
             lambda: list(client.list_collections()), "the collections API", "Collection Admin"
         )
     finally:
@@ -164,7 +164,8 @@ def prove_connection(
     return ProvenConnection(purview_url=endpoint, collections=collections, credential=credential)
 
 
-def _call(fn: Any, what: str, role: str) -> Any:
+def call_purview(fn: Any, what: str, role: str) -> Any:
+    """Run a Purview call and turn its failure into the connection-check error a person can act on."""
     try:
         return fn()
     except HttpError as exc:

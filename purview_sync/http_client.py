@@ -28,6 +28,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 log = logging.getLogger(__name__)
 
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+DEFAULT_TIMEOUT_SECONDS = 30.0  # per request: to connect, and between two reads (read when a client is made)
 
 
 class HttpError(Exception):
@@ -228,12 +229,12 @@ class ApiClient:
         self,
         base_url: str,
         *,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         retry: RetryPolicy | None = None,
         pool_size: int = 16,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        self.timeout = DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
         self.deadline: float | None = None  # monotonic time after which retries stop (time budget)

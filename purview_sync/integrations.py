@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from typing import Any
 
-from purview_sync.connection import prove_connection
+from purview_sync.connection import call_purview, prove_connection
 from purview_sync.errors import ApiError, not_found
 from purview_sync.models import ConnectRequest, Integration, PatchRequest, new_id, now_iso
 from purview_sync.services import Services
@@ -108,7 +109,7 @@ def update(services: Services, integration_id: str, body: PatchRequest) -> Integ
 def delete(services: Services, integration_id: str) -> None:
     integration = load(services, integration_id)
     lock = services.syncs.read_lock(integration.id)
-    if lock is not None and not _lock_expired(lock):
+    if lock is not None and lock.lease_until > time.time():
         raise ApiError(
             409,
             "sync_in_progress",
@@ -123,19 +124,11 @@ def delete(services: Services, integration_id: str) -> None:
     log.info("integration %s deleted", integration.id)
 
 
-def _lock_expired(lock: Any) -> bool:
-    import time
-
-    return lock.lease_until <= time.time()
-
-
 def collections(services: Services, integration_id: str) -> list[dict[str, Any]]:
     integration = load(services, integration_id)
     client = services.purview_for(integration)
-    from purview_sync.connection import _call
-
     try:
-        raw = _call(lambda: list(client.list_collections()), "the collections API", "Collection Admin")
+        raw = call_purview(lambda: list(client.list_collections()), "the collections API", "Collection Admin")
     finally:
         client.close()
     return [

@@ -50,7 +50,7 @@ class PurviewClient(ApiClient):
         credential: Any,
         allowed_hosts: Iterable[str],
         *,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         retry: RetryPolicy | None = None,
         pool_size: int = 16,
     ) -> None:

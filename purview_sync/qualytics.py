@@ -19,7 +19,7 @@ class QualyticsClient(ApiClient):
     service = "qualytics"
 
     def __init__(
-        self, api_url: str, token: str, *, timeout: float = 30.0, retry: RetryPolicy | None = None
+        self, api_url: str, token: str, *, timeout: float | None = None, retry: RetryPolicy | None = None
     ) -> None:
         super().__init__(api_url, timeout=timeout, retry=retry)
         self._token = token

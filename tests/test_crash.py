@@ -80,7 +80,6 @@ def test_a_host_killed_mid_run_finishes_the_run_after_a_restart(
         local.purview.server.set_faults(latency_s=0.0)
         host.stop()
 
-    print("BEFORE", before, "ATTEMPTS", [(d["datastore_id"], d["attempts"], d["attributes_written"], d["attributes_unchanged"], d["tags_added"]) for d in run["datastores"]])
     assert run["status"] == "completed", run
     assert comparable(run) == comparable(ref_run)
     assert end_state(local, crashed) == end_state(local, reference)
