@@ -18,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
 from purview_sync.errors import ApiError
+from purview_sync.http_client import HttpError, RetryPolicy, ThrottledError
 from purview_sync.integrations import load
 from purview_sync.models import (
     DatastoreMessage,
@@ -69,9 +72,13 @@ def start_sync(services: Services, integration_id: str, body: SyncRequest) -> di
     integration = load(services, integration_id)
     if not body.pull and not body.push:
         raise ApiError(400, "validation_error", "Choose pull, push or both: both are false.", field="pull")
-    qualytics = services.qualytics()
+    # an HTTP call answers fast: a few quick retries, then a 502 that names the cause (not a 500 a minute later)
+    qualytics = services.qualytics(timeout=15, retry=RetryPolicy(max_attempts=3, max_delay=2.0))
     try:
         datastores = list(qualytics.list_datastores())
+    except (HttpError, requests.RequestException) as exc:
+        log.error("sync of %s not started: Qualytics did not list the datastores: %s", integration_id, exc)
+        raise qualytics_unavailable(exc) from None
     finally:
         qualytics.close()
     if body.datastore_ids is not None:
@@ -162,6 +169,23 @@ def open_run(
     return run_view(services, integration.id, run.id, with_datastores=False)
 
 
+def qualytics_unavailable(exc: Exception) -> ApiError:
+    if isinstance(exc, HttpError) and exc.status in (401, 403):
+        return ApiError(
+            502,
+            "qualytics_unauthorized",
+            f"The Qualytics API refused the app's token (HTTP {exc.status}): check the Function App's "
+            "QUALYTICS_API_TOKEN setting, then start the sync again.",
+        )
+    detail = f"answered HTTP {exc.status}" if isinstance(exc, HttpError) else "could not be reached"
+    return ApiError(
+        502,
+        "qualytics_unavailable",
+        f"The Qualytics API {detail} when listing the datastores; no sync was started. Try again in a few "
+        "minutes; if it persists, check the Function App's QUALYTICS_API_URL setting and Qualytics' status.",
+    )
+
+
 def abandon(services: Services, integration_id: str, run_id: str, *, taken_over_by: str) -> None:
     run = services.syncs.get_run(integration_id, run_id)
     if run is None or run.finished:
@@ -228,8 +252,10 @@ def process_datastore(
         finish_if_done(services, integration_id, run_id)
         return
     report = DatastoreReport()
+    deadline = time.monotonic() + DATASTORE_TIME_BUDGET_SECONDS
     try:
         qualytics = services.qualytics()
+        qualytics.deadline = deadline  # this read's retries count against the datastore's budget too
         try:
             datastore = qualytics.get_datastore(ds_id)
         finally:
@@ -243,7 +269,7 @@ def process_datastore(
                 datastore=datastore,
                 pull=message.pull,
                 push=message.push,
-                deadline=time.monotonic() + DATASTORE_TIME_BUDGET_SECONDS,
+                deadline=deadline,
                 heartbeat=lambda: services.syncs.renew_lock(integration_id, run_id, ttl),
                 report=report,
                 container_id=message.container_id,
@@ -289,9 +315,11 @@ def permanent_failure(exc: BaseException) -> tuple[str, str, str] | None:
     from azure.core.exceptions import ClientAuthenticationError
 
     from purview_sync.connection import AUTH_FAILED_CODES, AUTH_HINT, ROLES_HINT, TENANT_CODES, aadsts_code
-    from purview_sync.http_client import HttpError
+    from purview_sync.push import THROTTLED_ACTION
     from purview_sync.secrets import SecretStoreError
 
+    if isinstance(exc, ThrottledError):  # the time budget is spent: another delivery would spend it again
+        return "throttled", str(exc), THROTTLED_ACTION
     if isinstance(exc, ClientAuthenticationError) and aadsts_code(exc) in AUTH_FAILED_CODES | TENANT_CODES:
         detail = _short(exc).removeprefix("Authentication failed: ")
         return (

@@ -153,8 +153,8 @@ class AdaptiveLimiter:
                 start = max(start, self._next_slot)
             if deadline is not None and start > deadline:
                 raise ThrottledError(
-                    f"the service kept throttling ({what}): the next request could only be sent "
-                    f"{start - now:.0f}s from now, past this work's time budget"
+                    f"{what}: the service kept throttling (HTTP 429) and the next request could only be "
+                    f"sent {start - now:.0f}s from now, past this work's time budget"
                 )
             if self.rate is not None:
                 self._next_slot = start + 1.0 / self.rate

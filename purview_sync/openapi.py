@@ -159,6 +159,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         413: "payload_too_large",
         422: "connection check failed: authentication_failed, tenant_mismatch, invalid_endpoint, "
         "insufficient_permissions, unknown_domain",
+        502: "qualytics_unavailable / qualytics_unauthorized — the Qualytics API could not list the datastores",
     }
     return {str(c): _json(ErrorBody, text[c]) if c != 401 else {"description": text[c]} for c in codes}
 
@@ -212,7 +213,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/integrations/{id}/sync": {
             "parameters": [ID],
-            "post": _op("Start a sync", {"202": _json(RunSummary, "started"), **_errors(400, 401, 404, 409)},
+            "post": _op("Start a sync", {"202": _json(RunSummary, "started"), **_errors(400, 401, 404, 409, 502)},
                         SyncRequest),
         },
         "/integrations/{id}/cancel": {

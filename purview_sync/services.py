@@ -45,10 +45,10 @@ class Services:
 
         return make_secret_store(self.settings)
 
-    def qualytics(self) -> Any:
+    def qualytics(self, **kwargs: Any) -> Any:
         from purview_sync.qualytics import QualyticsClient
 
-        return QualyticsClient(self.settings.qualytics_api_url, self.settings.qualytics_api_token)
+        return QualyticsClient(self.settings.qualytics_api_url, self.settings.qualytics_api_token, **kwargs)
 
     def purview_for(self, integration: Any, **kwargs: Any) -> Any:
         """A Purview client for a stored integration; credentials are cached so tokens are reused."""

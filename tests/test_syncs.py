@@ -152,26 +152,45 @@ def test_a_redelivered_message_changes_nothing(
 def test_a_failing_datastore_poisons_and_the_run_still_ends(
     api: Api, local: LocalEnvironment, integration: str, services: Services
 ) -> None:
-    assert local.qualytics
+    assert local.purview
     ids = add_estate(local, [1, 1])
+    local.purview.server.set_faults(fail_kinds={"search": 400})  # not retried by the client, not permanent
+    try:
+        run = run_sync(api, integration, push=True, pull=False, datastore_ids=ids, timeout=120)
+    finally:
+        local.purview.server.set_faults(fail_kinds={})
+    assert run["status"] == "completed_with_errors"
+    for ds in ids:
+        entry = datastore_entry(run, ds)
+        assert entry["status"] == "failed" and entry["attempts"] == 5, entry
+        assert "400" in entry["errors"][0]["message"] and entry["errors"][0]["action"]
+    assert run["totals"]["errors"] >= 2
+    assert services.syncs.read_lock(integration) is None
+    poison = services.storage.queue(QUEUE_DATASTORE + "-poison")
+    deadline = time.monotonic() + 10
+    while sum(run["id"] in m.content for m in poison.peek_messages(32)) < 2:
+        assert time.monotonic() < deadline, "both messages end in the poison queue"
+        time.sleep(0.2)
+
+
+def test_a_permanent_failure_ends_the_datastore_at_once(
+    api: Api, local: LocalEnvironment, integration: str, services: Services
+) -> None:
+    assert local.qualytics
+    ids = add_estate(local, [1])
     good_token = local.qualytics.token
     resp = api.post(f"/integrations/{integration}/sync", json={"datastore_ids": ids, "pull": False})
     assert resp.status_code == 202
     local.qualytics.token = "rotated"  # every Qualytics read of the queue handler now answers 401
     try:
-        run = wait_for_run(api, integration, resp.json()["id"], timeout=120)
+        run = wait_for_run(api, integration, resp.json()["id"], timeout=60)
     finally:
         local.qualytics.token = good_token
+    entry = datastore_entry(run, ids[0])
     assert run["status"] == "completed_with_errors"
-    for ds in ids:
-        entry = datastore_entry(run, ds)
-        assert entry["status"] == "failed" and entry["attempts"] == 5
-        assert "401" in entry["errors"][0]["message"] and entry["errors"][0]["action"]
-    assert run["totals"]["errors"] >= 2
+    assert entry["status"] == "failed" and entry["attempts"] == 1 and entry["reason"] == "qualytics_unauthorized"
+    assert "QUALYTICS_API_TOKEN" in entry["errors"][0]["action"]
     assert services.syncs.read_lock(integration) is None
-    poison = services.storage.queue(QUEUE_DATASTORE + "-poison")
-    bodies = [m.content for m in poison.peek_messages(32)]
-    assert sum(resp.json()["id"] in b for b in bodies) == 2
 
 
 def test_an_expired_lease_is_taken_over(

@@ -81,6 +81,7 @@ class Faults:
     rate_burst: float | None = None
     error_rate: float = 0.0  # share of requests answered with a random 500/502/503
     seed: int = 7
+    fail_kinds: dict[str, int] = field(default_factory=dict)  # route kind → status it always answers
 
 
 class _TokenBucket:
@@ -151,6 +152,9 @@ class SimServer:
                 continue
             req.params = {k: v for k, v in match.groupdict().items()}
             fault = None if self.exempt_from_faults(req) else self._fault()
+            if fault is None and kind in self.faults.fail_kinds:
+                status = self.faults.fail_kinds[kind]
+                fault = json_response({"error": {"code": "SimulatedFault", "message": f"{kind} fails"}}, status)
             if fault is not None:
                 self.stats[f"{kind}:{fault.status}"] += 1
                 return fault
