@@ -24,6 +24,7 @@ from purview_sync.errors import ApiError
 from purview_sync.http_client import HttpError, RetryPolicy, ThrottledError
 from purview_sync.integrations import load
 from purview_sync.models import (
+    COUNT_KEYS,
     DatastoreMessage,
     DatastoreReport,
     Integration,
@@ -431,18 +432,6 @@ def cancel_sync(services: Services, integration_id: str) -> dict[str, Any]:
 
 # --- views ----------------------------------------------------------------------------------------
 
-TOTAL_KEYS = (
-    "tables_matched",
-    "tables_unmatched",
-    "columns_matched",
-    "columns_unmatched",
-    "attributes_written",
-    "attributes_unchanged",
-    "tags_added",
-    "tags_removed",
-    "tags_skipped",
-)
-
 
 def run_view(
     services: Services, integration_id: str, run_id: str, *, with_datastores: bool
@@ -455,7 +444,7 @@ def run_view(
 
 
 def _view(run: Run, rows: list[DatastoreRow], with_datastores: bool) -> dict[str, Any]:
-    totals = {key: sum(int(r.counts.get(key, 0)) for r in rows) for key in TOTAL_KEYS}
+    totals = {key: sum(int(r.counts.get(key, 0)) for r in rows) for key in COUNT_KEYS}
     totals["errors"] = sum(len(r.errors) + (1 if r.status == "failed" and not r.errors else 0) for r in rows)
     by_status: dict[str, int] = {}
     for r in rows:

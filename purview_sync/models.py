@@ -177,6 +177,20 @@ class ErrorEntry:
     asset: str | None = None
 
 
+# the per-datastore counts (DatastoreReport fields), summed into a run's totals
+COUNT_KEYS = (
+    "tables_matched",
+    "tables_unmatched",
+    "columns_matched",
+    "columns_unmatched",
+    "attributes_written",
+    "attributes_unchanged",
+    "tags_added",
+    "tags_removed",
+    "tags_skipped",
+)
+
+
 @dataclass
 class DatastoreReport:
     """What happened to one datastore; accumulated as the work goes (DataHub's report object)."""
@@ -211,14 +225,4 @@ class DatastoreReport:
         self.errors.append(ErrorEntry(message, action, asset))
 
     def counts(self) -> dict[str, int]:
-        return {
-            "tables_matched": self.tables_matched,
-            "tables_unmatched": self.tables_unmatched,
-            "columns_matched": self.columns_matched,
-            "columns_unmatched": self.columns_unmatched,
-            "attributes_written": self.attributes_written,
-            "attributes_unchanged": self.attributes_unchanged,
-            "tags_added": self.tags_added,
-            "tags_removed": self.tags_removed,
-            "tags_skipped": self.tags_skipped,
-        }
+        return {key: getattr(self, key) for key in COUNT_KEYS}

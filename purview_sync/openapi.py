@@ -6,9 +6,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 
-from purview_sync.models import ConnectRequest, EventMessage, PatchRequest, SyncRequest
+from purview_sync.models import COUNT_KEYS, ConnectRequest, EventMessage, PatchRequest, SyncRequest
 
 REF = "#/components/schemas/{model}"
 
@@ -33,17 +33,7 @@ class Progress(_Out):
     by_status: dict[str, int]
 
 
-class Totals(_Out):
-    tables_matched: int
-    tables_unmatched: int
-    columns_matched: int
-    columns_unmatched: int
-    attributes_written: int
-    attributes_unchanged: int
-    tags_added: int
-    tags_removed: int
-    tags_skipped: int
-    errors: int
+Totals = create_model("Totals", __base__=_Out, **{key: (int, ...) for key in (*COUNT_KEYS, "errors")})
 
 
 class DatastoreError(_Out):
@@ -52,27 +42,22 @@ class DatastoreError(_Out):
     asset: str | None
 
 
-class DatastoreResult(_Out):
+class _DatastoreResult(_Out):
     datastore_id: int
     name: str
     status: Literal["pending", "running", "completed", "skipped", "failed", "cancelled"]
     reason: str | None
     attempts: int
-    tables_matched: int | None = None
-    tables_unmatched: int | None = None
-    columns_matched: int | None = None
-    columns_unmatched: int | None = None
-    attributes_written: int | None = None
-    attributes_unchanged: int | None = None
-    tags_added: int | None = None
-    tags_removed: int | None = None
-    tags_skipped: int | None = None
     errors: list[DatastoreError]
     warnings: list[str]
     unmatched_sample: list[str]
     started_at: str | None
     finished_at: str | None
 
+
+DatastoreResult = create_model(
+    "DatastoreResult", __base__=_DatastoreResult, **{key: (int | None, None) for key in COUNT_KEYS}
+)
 
 RunStatus = Literal["running", "cancelling", "cancelled", "completed", "completed_with_errors", "failed"]
 

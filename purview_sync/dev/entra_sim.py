@@ -59,7 +59,7 @@ from typing import Any, Literal
 
 import jwt
 
-from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, json_response
+from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, Simulator, json_response
 from purview_sync.dev.tls import DevTLS
 
 TOKEN_LIFETIME_S = 3600
@@ -179,7 +179,7 @@ def _object_id_for(client_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"managed-identity:{client_id.lower()}"))
 
 
-class EntraSim:
+class EntraSim(Simulator):
     """Entra ID over HTTPS plus the App Service managed-identity endpoint over HTTP."""
 
     MI_PATH = "/msi/token"
@@ -224,16 +224,6 @@ class EntraSim:
         for server in (self.server, self.mi_server):
             server.stats.clear()
             server.set_faults(latency_s=0.0, rate_limit_per_s=None, rate_burst=None, error_rate=0.0)
-
-    def __enter__(self) -> EntraSim:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     @property
     def identity_endpoint(self) -> str:

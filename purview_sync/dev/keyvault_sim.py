@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, json_response
+from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, Simulator, json_response
 from purview_sync.dev.tls import DevTLS
 
 VAULT_RESOURCE = "https://vault.azure.net"
@@ -86,7 +86,7 @@ def _error(status: int, code: str, message: str, inner: str | None = None, **hea
     return json_response({"error": error}, status, **headers)
 
 
-class KeyVaultSim:
+class KeyVaultSim(Simulator):
     """One vault's secrets over HTTPS, authorised with tokens from the Entra simulator."""
 
     def __init__(
@@ -112,23 +112,6 @@ class KeyVaultSim:
         self._register_routes()
 
     # --- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> KeyVaultSim:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> KeyVaultSim:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
     @property
     def challenge(self) -> str:
         return f'Bearer authorization="{self.authority_url}/{self.tenant_id}", resource="{VAULT_RESOURCE}"'

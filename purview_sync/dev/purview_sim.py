@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
-from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, json_response
+from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, Simulator, json_response
 from purview_sync.dev.tls import DevTLS
 
 __all__ = [
@@ -381,7 +381,7 @@ class _Filter:
 
 
 # --- the simulator ------------------------------------------------------------------------------------
-class PurviewSim:
+class PurviewSim(Simulator):
     """One Purview account: ``PurviewSim(tls, tenant_id=..., token_verifier=...)``; ``.url`` once started.
 
     ``token_verifier(token)`` returns the JWT claims (``aud``, ``tid``, ``appid``, ``oid``, ``exp``) or
@@ -433,23 +433,6 @@ class PurviewSim:
         self._register_routes()
 
     # --- lifecycle ---------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def start(self) -> PurviewSim:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> PurviewSim:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # --- seeding: roles and collections ----------------------------------------------------------------
     def grant(self, principal_id: str, *roles: str, collection: str | None = None) -> None:
         """Give ``principal_id`` (token ``appid`` or ``oid``) roles on a collection (None = root, inherited

@@ -79,7 +79,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, json_response
+from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, Simulator, json_response
 
 DEFAULT_TOKEN = "dev-qualytics-token"
 DEFAULT_PAGE_SIZE = 50
@@ -411,7 +411,7 @@ def _path_id(req: SimRequest, name: str = "id") -> int:
 # --- the simulator ---------------------------------------------------------------------------------------
 
 
-class QualyticsSim:
+class QualyticsSim(Simulator):
     """Qualytics API fake: seed it with the seeding methods, point a client at ``api_url``, inspect state."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, ui_url: str | None = None,
@@ -449,11 +449,6 @@ class QualyticsSim:
 
     # --- lifecycle ------------------------------------------------------------------------------------
     @property
-    def url(self) -> str:
-        """Server root (no ``/api``)."""
-        return self.server.url
-
-    @property
     def api_url(self) -> str:
         """What ``QUALYTICS_API_URL`` should hold."""
         return self.server.url + "/api"
@@ -468,25 +463,6 @@ class QualyticsSim:
 
     def set_faults(self, **knobs: Any) -> None:
         self.server.set_faults(**knobs)
-
-    def start(self) -> QualyticsSim:
-        self.server.start()
-        # SimServer writes headers and body in two send()s; with Nagle on, each response then waits for
-        # the client's delayed ACK (~40 ms on Linux): 250 pages of fields took 12 s instead of 2 s.
-        # TCP_NODELAY on the accepted sockets fixes it (a no-op once SimServer sets it itself).
-        httpd = getattr(self.server, "_httpd", None)
-        if httpd is not None:
-            httpd.RequestHandlerClass.disable_nagle_algorithm = True
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> QualyticsSim:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- seeding ----------------------------------------------------------------------------------------
     def create_tag(self, name: str, **attrs: Any) -> TagRecord:
