@@ -4,6 +4,8 @@ PURVIEW_ALLOWED_HOSTS, redirects included."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import logging
 import threading
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from azure.storage.queue import QueueClient
 
 from purview_sync.auth import make_credential
 from purview_sync.dev.azurite import Azurite
@@ -45,8 +48,21 @@ def stored_text(services: Services) -> str:
     for table in TABLES:
         parts += [json.dumps(dict(e), default=str) for e in services.storage.table(table).list_entities()]
     for queue in QUEUES:
-        parts += [m.content for m in services.storage.queue(queue).peek_messages(max_messages=32)]
+        parts += raw_messages(services, queue)
     return "\n".join(parts)
+
+
+def raw_messages(services: Services, queue: str) -> list[str]:
+    """Visible messages as stored (poison queues may hold text that is not Base64), and decoded."""
+    assert services.settings.storage_connection
+    services.storage.queue(queue)  # created if missing
+    client = QueueClient.from_connection_string(services.settings.storage_connection, queue)
+    texts = []
+    for message in client.peek_messages(max_messages=32):
+        texts.append(message.content)
+        with contextlib.suppress(ValueError):
+            texts.append(base64.b64decode(message.content, validate=True).decode("utf-8", "replace"))
+    return texts
 
 
 # --- the secret -------------------------------------------------------------------------------------------
@@ -65,10 +81,14 @@ def test_the_secret_stays_out_of_responses_logs_rows_and_runs(
         seen.append(resp)
         return resp
 
-    created = keep(api.post("/integrations", json=local.connect_body(client_id=client_id, client_secret=secret)))
+    created = keep(
+        api.post("/integrations", json=local.connect_body(client_id=client_id, client_secret=secret))
+    )
     assert created.status_code == 201, created.text
     iid = created.json()["id"]
-    wrong = keep(api.post("/integrations", json=local.connect_body(client_id=client_id, client_secret=secret[:-1])))
+    wrong = keep(
+        api.post("/integrations", json=local.connect_body(client_id=client_id, client_secret=secret[:-1]))
+    )
     assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "authentication_failed"
     patched = keep(api.patch(f"/integrations/{iid}", json={"client_secret": secret + "-typo"}))
     assert patched.status_code == 422
@@ -112,11 +132,9 @@ def test_the_secret_is_not_in_queued_messages(local: LocalEnvironment, quiet_sto
     coordinator.start_sync(quiet_storage, integration.id, SyncRequest(datastore_ids=[d.id for d in estate]))
     events.accept(quiet_storage, EventMessage(type="scan_completed", datastore_id=estate[0].id,
                                               integration_id=integration.id))  # fmt: skip
-    peeked = {
-        queue: [m.content for m in quiet_storage.storage.queue(queue).peek_messages(max_messages=32)]
-        for queue in QUEUES
-    }
-    assert len(peeked["purview-sync-datastore"]) == 2 and peeked["qualytics-events"], peeked
+    peeked = {queue: raw_messages(quiet_storage, queue) for queue in QUEUES}
+    # two datastore messages and one event, each as stored and decoded
+    assert len(peeked["purview-sync-datastore"]) == 4 and len(peeked["qualytics-events"]) == 2, peeked
     assert secret not in json.dumps(peeked)
     assert secret not in stored_text(quiet_storage)
 
@@ -126,7 +144,9 @@ def test_the_secret_is_not_in_queued_messages(local: LocalEnvironment, quiet_sto
 
 def app_credential(local: LocalEnvironment) -> Any:
     body = local.connect_body()
-    return make_credential(TENANT_ID, str(body["client_id"]), str(body["client_secret"]), get_services().settings)
+    return make_credential(
+        TENANT_ID, str(body["client_id"]), str(body["client_secret"]), get_services().settings
+    )
 
 
 @dataclass
@@ -163,7 +183,9 @@ def foreign(local: LocalEnvironment) -> Iterator[Foreign]:
 
 
 @pytest.fixture(params=[302, 307])
-def redirector(request: pytest.FixtureRequest, local: LocalEnvironment, foreign: Foreign) -> Iterator[SimServer]:
+def redirector(
+    request: pytest.FixtureRequest, local: LocalEnvironment, foreign: Foreign
+) -> Iterator[SimServer]:
     """An allowed-looking Purview host that answers every call with a redirect to the foreign host."""
     assert local.tls
     server = SimServer("redirector", ssl_context=local.tls.server_context())
@@ -212,7 +234,9 @@ def test_a_next_link_to_a_foreign_host_is_refused_before_sending(
     assert local.tls
     pager = SimServer("pager", ssl_context=local.tls.server_context())
     pager.route("GET", "/account/collections")(
-        lambda req: json_response({"value": [{"name": "a"}], "nextLink": f"{foreign.server.url}/account/collections?page=2"})
+        lambda req: json_response(
+            {"value": [{"name": "a"}], "nextLink": f"{foreign.server.url}/account/collections?page=2"}
+        )
     )
     pager.start()
     client = PurviewClient(pager.url, app_credential(local), [f"127.0.0.1:{pager.port}"])
@@ -220,7 +244,9 @@ def test_a_next_link_to_a_foreign_host_is_refused_before_sending(
         with pytest.raises(HostNotAllowedError):
             list(client.list_collections())
         with pytest.raises(HostNotAllowedError):
-            client.request("GET", f"{foreign.server.url}/datamap/api/atlas/v2/entity/guid/x", kind="entity_get")
+            client.request(
+                "GET", f"{foreign.server.url}/datamap/api/atlas/v2/entity/guid/x", kind="entity_get"
+            )
         with pytest.raises(HostNotAllowedError):  # same host and port, but not https
             client.request("GET", f"http://127.0.0.1:{pager.port}/x", kind="entity_get")
     finally:
@@ -230,7 +256,11 @@ def test_a_next_link_to_a_foreign_host_is_refused_before_sending(
 
 
 def test_connect_to_a_redirecting_host_is_refused_and_the_token_stays(
-    api: Api, local: LocalEnvironment, redirector: SimServer, foreign: Foreign, monkeypatch: pytest.MonkeyPatch
+    api: Api,
+    local: LocalEnvironment,
+    redirector: SimServer,
+    foreign: Foreign,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Through the HTTP API, with the redirector in PURVIEW_ALLOWED_HOSTS (the foreign host is not)."""
     assert local.purview
