@@ -292,7 +292,9 @@ def process_datastore(
         if last:
             report.status, report.reason = "failed", f"failed after {dequeue_count} attempts"
             report.error(
-                f"{type(exc).__name__}: {_short(exc)}",
+                _short(exc)
+                if isinstance(exc, (HttpError, requests.RequestException))
+                else f"{type(exc).__name__}: {_short(exc)}",
                 "Check that Purview and Qualytics are reachable, then run the sync again; the function logs "
                 "have the details.",
             )
