@@ -255,12 +255,8 @@ def process_datastore(
     report = DatastoreReport()
     deadline = time.monotonic() + DATASTORE_TIME_BUDGET_SECONDS
     try:
-        qualytics = services.qualytics()
-        qualytics.deadline = deadline  # this read's retries count against the datastore's budget too
-        try:
-            datastore = qualytics.get_datastore(ds_id)
-        finally:
-            qualytics.close()
+        # this read's retries count against the datastore's budget too
+        datastore = services.get_datastore(ds_id, deadline=deadline)
         if datastore is None:
             report.status, report.reason = "failed", "the datastore no longer exists in Qualytics"
         else:

@@ -129,11 +129,7 @@ def handle_event(services: Services, raw: bytes) -> None:
     targets = _targets(services, event)
     if not targets:
         return
-    qualytics = services.qualytics()
-    try:
-        datastore = qualytics.get_datastore(event.datastore_id)
-    finally:
-        qualytics.close()
+    datastore = services.get_datastore(event.datastore_id)
     if datastore is None:
         log.warning("event %s for unknown datastore %s dropped", event.type, event.datastore_id)
         return
@@ -218,11 +214,7 @@ def handle_push_due(services: Services, raw: bytes) -> None:
         )
         _requeue(services, due, DEFER_SECONDS)
         return
-    qualytics = services.qualytics()
-    try:
-        datastore = qualytics.get_datastore(due.datastore_id)
-    finally:
-        qualytics.close()
+    datastore = services.get_datastore(due.datastore_id)
     if datastore is None:
         state.clear(integration.id, due.datastore_id, pending)
         return

@@ -50,6 +50,15 @@ class Services:
 
         return QualyticsClient(self.settings.qualytics_api_url, self.settings.qualytics_api_token, **kwargs)
 
+    def get_datastore(self, datastore_id: int, *, deadline: float | None = None) -> dict[str, Any] | None:
+        """One datastore from Qualytics (None when it no longer exists), on a short-lived client."""
+        qualytics = self.qualytics()
+        qualytics.deadline = deadline
+        try:
+            return qualytics.get_datastore(datastore_id)
+        finally:
+            qualytics.close()
+
     def purview_for(self, integration: Any, **kwargs: Any) -> Any:
         """A Purview client for a stored integration; credentials are cached so tokens are reused."""
         from purview_sync.auth import make_credential

@@ -1421,6 +1421,16 @@ class PurviewSim(Simulator):
             raise _atlas_error(404, "ATLAS-404-00-005", f"Given instance guid {guid} is invalid/not found")
         return entity
 
+    def _ext_response(self, req: SimRequest, entities: list[_Entity], *, single: bool) -> SimResponse:
+        """``AtlasEntityWithExtInfo`` (one) or ``AtlasEntitiesWithExtInfo`` (many), honouring the query flags."""
+        rendered, referred = self._ext_info(
+            entities,
+            min_ext=self._bool_arg(req, "minExtInfo"),
+            ignore_rel=self._bool_arg(req, "ignoreRelationships"),
+        )
+        key, value = ("entity", rendered[0]) if single else ("entities", rendered)
+        return json_response({"referredEntities": referred, key: value})
+
     def _bool_arg(self, req: SimRequest, name: str, default: bool = False) -> bool:
         value = req.arg(name)
         if value is None or value == "":
@@ -1442,12 +1452,7 @@ class PurviewSim(Simulator):
         def entity_get(req: SimRequest, caller: _Caller) -> SimResponse:
             entity = self._entity_or_404(req.params["guid"])
             self._require_read(caller, entity)
-            rendered, referred = self._ext_info(
-                [entity],
-                min_ext=self._bool_arg(req, "minExtInfo"),
-                ignore_rel=self._bool_arg(req, "ignoreRelationships"),
-            )
-            return json_response({"referredEntities": referred, "entity": rendered[0]})
+            return self._ext_response(req, [entity], single=True)
 
         @route("GET", "/atlas/v2/entity/guid/{guid}/header", "entity_header")
         def entity_header(req: SimRequest, caller: _Caller) -> SimResponse:
@@ -1463,12 +1468,7 @@ class PurviewSim(Simulator):
             entities = [self._entity_or_404(g) for g in dict.fromkeys(guids)]
             for entity in entities:
                 self._require_read(caller, entity)
-            rendered, referred = self._ext_info(
-                entities,
-                min_ext=self._bool_arg(req, "minExtInfo"),
-                ignore_rel=self._bool_arg(req, "ignoreRelationships"),
-            )
-            return json_response({"referredEntities": referred, "entities": rendered})
+            return self._ext_response(req, entities, single=False)
 
         @route("GET", "/atlas/v2/entity/uniqueAttribute/type/{typeName}", "entity_get_by_qn")
         def entity_get_by_qn(req: SimRequest, caller: _Caller) -> SimResponse:
@@ -1486,12 +1486,7 @@ class PurviewSim(Simulator):
                 )
             entity = self._entities[guid]
             self._require_read(caller, entity)
-            rendered, referred = self._ext_info(
-                [entity],
-                min_ext=self._bool_arg(req, "minExtInfo"),
-                ignore_rel=self._bool_arg(req, "ignoreRelationships"),
-            )
-            return json_response({"referredEntities": referred, "entity": rendered[0]})
+            return self._ext_response(req, [entity], single=True)
 
         @route("GET", "/atlas/v2/entity/bulk/uniqueAttribute/type/{typeName}", "entity_bulk_get_by_qn")
         def entity_bulk_get_by_qn(req: SimRequest, caller: _Caller) -> SimResponse:
@@ -1506,12 +1501,7 @@ class PurviewSim(Simulator):
                 if guid is not None:
                     self._require_read(caller, self._entities[guid])
                     entities.append(self._entities[guid])
-            rendered, referred = self._ext_info(
-                entities,
-                min_ext=self._bool_arg(req, "minExtInfo"),
-                ignore_rel=self._bool_arg(req, "ignoreRelationships"),
-            )
-            return json_response({"referredEntities": referred, "entities": rendered})
+            return self._ext_response(req, entities, single=False)
 
         # ---- entities: write ----
         @route("POST", "/atlas/v2/entity/bulk", "entity_bulk_upsert")
