@@ -193,12 +193,19 @@ _LIMITERS: dict[str, AdaptiveLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
+SHARED_DECREASE = 0.9
+
+
 def shared_limiter(key: str) -> AdaptiveLimiter:
-    """The one limiter of this process for an endpoint (every datastore in flight shares its capacity)."""
+    """The one limiter of this process for an endpoint (every datastore in flight shares its capacity).
+
+    It slows down by 10 % per throttle episode (``SHARED_DECREASE``), not by half: every worker already waits
+    out the shared ``Retry-After`` pause, and halving left a fifth of a 250 req/s budget unused for the 20 s
+    it takes to climb back (docs/performance.md)."""
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(key)
         if limiter is None:
-            limiter = _LIMITERS[key] = AdaptiveLimiter()
+            limiter = _LIMITERS[key] = AdaptiveLimiter(decrease=SHARED_DECREASE)
         return limiter
 
 
