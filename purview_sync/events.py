@@ -17,7 +17,6 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
 from pydantic import BaseModel, ValidationError
 
 from purview_sync import coordinator
@@ -25,6 +24,7 @@ from purview_sync.errors import ApiError
 from purview_sync.models import EventMessage, Integration, iso_to_epoch
 from purview_sync.services import Services
 from purview_sync.storage.clients import QUEUE_EVENT_PUSH, QUEUE_EVENTS, TABLE_EVENTS
+from purview_sync.storage.repos import replace_if_unchanged
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +72,8 @@ class EventState:
             return False
 
     def update(self, integration_id: str, datastore_id: int, pending: PendingPush) -> bool:
-        try:
-            self.table.update_entity(
-                self._entity(integration_id, datastore_id, pending),
-                mode=UpdateMode.REPLACE,
-                etag=pending.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-            return True
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
+        entity = self._entity(integration_id, datastore_id, pending)
+        return replace_if_unchanged(self.table, entity, pending.etag) is not None
 
     def clear(self, integration_id: str, datastore_id: int, pending: PendingPush) -> bool:
         """Remove the row unless an event arrived since it was read (etag)."""

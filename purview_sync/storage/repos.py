@@ -31,6 +31,18 @@ TERMINAL_RUN = frozenset({"completed", "completed_with_errors", "cancelled", "fa
 TERMINAL_DATASTORE = frozenset({"completed", "skipped", "failed", "cancelled"})
 
 
+def replace_if_unchanged(table: TableClient, entity: dict[str, Any], etag: str | None) -> str | None:
+    """Replace ``entity`` only if its row still has ``etag``; the new etag, or None when someone else
+    changed (or deleted) the row first."""
+    try:
+        meta = table.update_entity(
+            entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+        )
+    except (ResourceModifiedError, ResourceNotFoundError):
+        return None
+    return meta.get("etag", etag)
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
@@ -212,35 +224,21 @@ class SyncRepo:
                 return False, self.read_lock(integration_id)
         if current.lease_until > time.time():
             return False, current
-        try:
-            self.table.update_entity(
-                entity,
-                mode=UpdateMode.REPLACE,
-                etag=current.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
+        if replace_if_unchanged(self.table, entity, current.etag) is not None:
             return True, current
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False, self.read_lock(integration_id)
+        return False, self.read_lock(integration_id)
 
     def renew_lock(self, integration_id: str, run_id: str, ttl: float) -> None:
         lock = self.read_lock(integration_id)
         if lock is None or lock.run_id != run_id:
             return
-        try:
-            self.table.update_entity(
-                {
-                    "PartitionKey": integration_id,
-                    "RowKey": LOCK_RK,
-                    "run_id": run_id,
-                    "lease_until": time.time() + ttl,
-                },
-                mode=UpdateMode.REPLACE,
-                etag=lock.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            pass
+        entity = {
+            "PartitionKey": integration_id,
+            "RowKey": LOCK_RK,
+            "run_id": run_id,
+            "lease_until": time.time() + ttl,
+        }
+        replace_if_unchanged(self.table, entity, lock.etag)  # lost to a take-over: that run owns it now
 
     def release_lock(self, integration_id: str, run_id: str) -> None:
         lock = self.read_lock(integration_id)
@@ -297,17 +295,11 @@ class SyncRepo:
 
     def update_run(self, run: Run) -> bool:
         """Etag-conditional replace; False when someone else changed the run first."""
-        try:
-            meta = self.table.update_entity(
-                self._run_entity(run),
-                mode=UpdateMode.REPLACE,
-                etag=run.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-            run.etag = meta.get("etag", run.etag)
-            return True
-        except (ResourceModifiedError, ResourceNotFoundError):
+        etag = replace_if_unchanged(self.table, self._run_entity(run), run.etag)
+        if etag is None:
             return False
+        run.etag = etag
+        return True
 
     def list_runs(self, integration_id: str) -> list[Run]:
         rows = self.table.query_entities(
@@ -377,17 +369,11 @@ class SyncRepo:
             return None
 
     def update_datastore_row(self, integration_id: str, row: DatastoreRow) -> bool:
-        try:
-            meta = self.table.update_entity(
-                self._ds_entity(integration_id, row),
-                mode=UpdateMode.REPLACE,
-                etag=row.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-            row.etag = meta.get("etag", row.etag)
-            return True
-        except (ResourceModifiedError, ResourceNotFoundError):
+        etag = replace_if_unchanged(self.table, self._ds_entity(integration_id, row), row.etag)
+        if etag is None:
             return False
+        row.etag = etag
+        return True
 
     def datastore_rows(self, integration_id: str, run_id: str) -> list[DatastoreRow]:
         prefix = f"ds-{run_id}-"
