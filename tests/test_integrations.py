@@ -16,7 +16,7 @@ from purview_sync.dev.local_env import (
     TENANT_ID,
     LocalEnvironment,
 )
-from purview_sync.dev.purview_sim import PurviewSim
+from purview_sync.dev.purview import PurviewSim
 from purview_sync.services import Services
 from purview_sync.storage.clients import TABLES
 from tests.conftest import Api

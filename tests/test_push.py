@@ -16,7 +16,7 @@ from purview_sync import coordinator, typedef
 from purview_sync import push as push_module
 from purview_sync.coordinator import DatastoreJob
 from purview_sync.dev.local_env import APP_CLIENT_ID, APP_CLIENT_SECRET, TENANT_ID, LocalEnvironment
-from purview_sync.dev.purview_sim import PurviewSim
+from purview_sync.dev.purview import PurviewSim
 from purview_sync.http_client import AdaptiveLimiter, ThrottledError, reset_limiters
 from purview_sync.matcher import ALL_APPLICABLE_TYPES
 from purview_sync.purview import PurviewClient

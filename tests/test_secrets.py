@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from purview_sync import integrations
-from purview_sync.dev.keyvault_sim import KeyVaultSim
+from purview_sync.dev.keyvault import KeyVaultSim
 from purview_sync.dev.local_env import APP_CLIENT_SECRET, TENANT_ID, LocalEnvironment
 from purview_sync.models import ConnectRequest
 from purview_sync.secrets import FernetSecretStore, KeyVaultSecretStore, SecretStoreError

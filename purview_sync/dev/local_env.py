@@ -11,8 +11,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from purview_sync.dev.azurite import Azurite
-from purview_sync.dev.entra_sim import EntraSim
-from purview_sync.dev.purview_sim import PurviewSim
+from purview_sync.dev.entra import EntraSim
+from purview_sync.dev.purview import PurviewSim
 from purview_sync.dev.qualytics_sim import QualyticsSim
 from purview_sync.dev.tls import DevTLS, create_dev_tls
 

@@ -13,7 +13,7 @@ import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientSecretCredential, CredentialUnavailableError, ManagedIdentityCredential
 
-from purview_sync.dev.entra_sim import EntraSim
+from purview_sync.dev.entra import EntraSim
 from purview_sync.dev.simserver import SimServer
 from purview_sync.dev.tls import DevTLS, create_dev_tls
 

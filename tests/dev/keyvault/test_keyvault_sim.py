@@ -20,8 +20,8 @@ from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 from azure.keyvault.secrets import SecretClient
 from azure.keyvault.secrets._shared.http_challenge import HttpChallenge
 
-from purview_sync.dev.entra_sim import EntraSim
-from purview_sync.dev.keyvault_sim import KeyVaultSim
+from purview_sync.dev.entra import EntraSim
+from purview_sync.dev.keyvault import KeyVaultSim
 from purview_sync.dev.tls import DevTLS, create_dev_tls
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

@@ -1,93 +1,55 @@
-"""Azure Key Vault simulator: the secrets data plane, with Key Vault's challenge authentication and soft delete.
-
-Why: integration secrets live in Key Vault when ``KEY_VAULT_URL`` is set. The product uses the real
-``azure.keyvault.secrets.SecretClient``, whose ``ChallengeAuthPolicy`` first sends each request *without* a token,
-reads the ``WWW-Authenticate`` challenge (authority + tenant + resource) and only then asks the credential for a
-token. Soft delete also has consequences the product must handle (a deleted name stays reserved: 409 on set
-until purged). A fake ``SecretStore`` would prove neither; this simulator answers like the service does.
-
-What the product code must pass so that ``SecretClient`` (azure-keyvault-secrets 4.12) works against it:
-
-* ``SecretClient(vault_url, credential, verify_challenge_resource=False)``. The SDK checks that the challenge's
-  ``resource`` domain (``vault.azure.net``) is a suffix of the vault host; ``127.0.0.1`` is not, so without
-  the flag every request fails with ``ValueError("The challenge resource 'vault.azure.net' does not match the
-  requested domain...")``. The product passes it only when the vault host is not ``*.vault.azure.net`` (or a
-  sovereign-cloud vault suffix), keeping the check for real vaults.
-* ``REQUESTS_CA_BUNDLE`` pointing at ``DevTLS.bundle`` (azure-core's requests transport honours it).
-* A credential whose tokens this vault accepts: the simulator calls ``token_verifier`` (``EntraSim.verify``) and
-  then checks ``aud`` (``https://vault.azure.net`` or the Key Vault app id) and ``tid`` (the vault's tenant). The
-  challenge names ``{authority_url}/{tenant_id}``, so a ``ClientSecretCredential`` must be for that tenant (or
-  allow it via ``additionally_allowed_tenants``), as against a real vault.
-
-Error bodies have Key Vault's shape ``{"error": {"code", "message"[, "innererror": {"code"}]}}``. The AKVnnnnn
-401 messages follow the service's wording as seen in public reports; treat the text as informative.
+"""KeyVaultSim: the Azure Key Vault simulator's secrets data plane over HTTPS: challenge authentication,
+RBAC by object id, versions, soft delete, recover and purge, and the routes azure-keyvault-secrets calls.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from purview_sync.dev.keyvault.records import (
+    NAME_RE,
+    RECOVERABLE_DAYS,
+    VAULT_APP_ID,
+    VAULT_RESOURCE,
+    Handler,
+    RequestRecord,
+    SecretVersion,
+    StoredSecret,
+    error_response,
+)
 from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, Simulator, json_response
 from purview_sync.dev.tls import DevTLS
 
-VAULT_RESOURCE = "https://vault.azure.net"
-VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"  # first-party Key Vault app; accepted as audience too
-RECOVERABLE_DAYS = 90
-_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
-
-Handler = Callable[[SimRequest, dict[str, Any]], SimResponse]
-
-
-@dataclass
-class SecretVersion:
-    version: str
-    value: str
-    content_type: str | None
-    tags: dict[str, str] | None
-    created: int
-    updated: int
-    enabled: bool = True
-
-
-@dataclass
-class StoredSecret:
-    """All versions of one secret name; ``versions[-1]`` is the current one."""
-
-    name: str
-    versions: list[SecretVersion] = field(default_factory=list)
-    deleted_date: int | None = None
-    scheduled_purge_date: int | None = None
-
-    @property
-    def current(self) -> SecretVersion:
-        return self.versions[-1]
-
-
-@dataclass
-class RequestRecord:
-    """One request as the vault saw it (status after auth), for tests that assert the challenge flow."""
-
-    method: str
-    path: str
-    status: int
-    caller: str | None  # oid of the token's principal, None when unauthenticated
-
-
-def _error(status: int, code: str, message: str, inner: str | None = None, **headers: str) -> SimResponse:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if inner:
-        error["innererror"] = {"code": inner}
-    return json_response({"error": error}, status, **headers)
-
 
 class KeyVaultSim(Simulator):
-    """One vault's secrets over HTTPS, authorised with tokens from the Entra simulator."""
+    """One vault's secrets over HTTPS, authorised with tokens from the Entra simulator.
+
+    Why: integration secrets live in Key Vault when ``KEY_VAULT_URL`` is set. The product uses the real
+    ``azure.keyvault.secrets.SecretClient``, whose ``ChallengeAuthPolicy`` first sends each request *without* a token,
+    reads the ``WWW-Authenticate`` challenge (authority + tenant + resource) and only then asks the credential for a
+    token. Soft delete also has consequences the product must handle (a deleted name stays reserved: 409 on set
+    until purged). A fake ``SecretStore`` would prove neither; this simulator answers like the service does.
+
+    What the product code must pass so that ``SecretClient`` (azure-keyvault-secrets 4.12) works against it:
+
+    * ``SecretClient(vault_url, credential, verify_challenge_resource=False)``. The SDK checks that the challenge's
+      ``resource`` domain (``vault.azure.net``) is a suffix of the vault host; ``127.0.0.1`` is not, so without
+      the flag every request fails with ``ValueError("The challenge resource 'vault.azure.net' does not match the
+      requested domain...")``. The product passes it only when the vault host is not ``*.vault.azure.net`` (or a
+      sovereign-cloud vault suffix), keeping the check for real vaults.
+    * ``REQUESTS_CA_BUNDLE`` pointing at ``DevTLS.bundle`` (azure-core's requests transport honours it).
+    * A credential whose tokens this vault accepts: the simulator calls ``token_verifier`` (``EntraSim.verify``) and
+      then checks ``aud`` (``https://vault.azure.net`` or the Key Vault app id) and ``tid`` (the vault's tenant). The
+      challenge names ``{authority_url}/{tenant_id}``, so a ``ClientSecretCredential`` must be for that tenant (or
+      allow it via ``additionally_allowed_tenants``), as against a real vault.
+
+    Error bodies have Key Vault's shape ``{"error": {"code", "message"[, "innererror": {"code"}]}}``. The AKVnnnnn
+    401 messages follow the service's wording as seen in public reports; treat the text as informative.
+    """
 
     def __init__(
         self,
@@ -191,7 +153,7 @@ class KeyVaultSim(Simulator):
 
     # --- auth ----------------------------------------------------------------------------------
     def _unauthorized(self, message: str) -> SimResponse:
-        return _error(401, "Unauthorized", message, **{"WWW-Authenticate": self.challenge})
+        return error_response(401, "Unauthorized", message, **{"WWW-Authenticate": self.challenge})
 
     def _authenticate(self, req: SimRequest) -> dict[str, Any] | SimResponse:
         token = req.bearer()
@@ -214,7 +176,7 @@ class KeyVaultSim(Simulator):
             )
         oid = str(claims.get("oid", "")).lower()
         if self.allowed_object_ids is not None and oid not in self.allowed_object_ids:
-            return _error(
+            return error_response(
                 403,
                 "Forbidden",
                 "Caller is not authorized to perform action on resource.\r\n"
@@ -233,9 +195,9 @@ class KeyVaultSim(Simulator):
             if isinstance(outcome, SimResponse):
                 resp = outcome
             elif not req.arg("api-version"):
-                resp = _error(400, "BadParameter", "The 'api-version' query parameter is required.")
-            elif "name" in req.params and not _NAME.match(req.params["name"]):
-                resp = _error(
+                resp = error_response(400, "BadParameter", "The 'api-version' query parameter is required.")
+            elif "name" in req.params and not NAME_RE.match(req.params["name"]):
+                resp = error_response(
                     400, "BadParameter", f"The request URI contains an invalid name: {req.params['name']}"
                 )
             else:
@@ -251,7 +213,7 @@ class KeyVaultSim(Simulator):
     # --- handlers ------------------------------------------------------------------------------
     def _not_found(self, name: str, version: str | None = None) -> SimResponse:
         ident = f"{name}/{version}" if version else name
-        return _error(
+        return error_response(
             404,
             "SecretNotFound",
             f"A secret with (name/id) {ident} was not found in this key vault. If you recently deleted this secret "
@@ -266,13 +228,13 @@ class KeyVaultSim(Simulator):
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("value"), str):
-            return _error(400, "BadParameter", "Property 'value' is required and must be a string.")
+            return error_response(400, "BadParameter", "Property 'value' is required and must be a string.")
         tags = body.get("tags")
         if tags is not None and not isinstance(tags, dict):
-            return _error(400, "BadParameter", "Property 'tags' must be an object.")
+            return error_response(400, "BadParameter", "Property 'tags' must be an object.")
         with self._lock:
             if name.lower() in self._deleted:
-                return _error(
+                return error_response(
                     409,
                     "Conflict",
                     f"Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; "
@@ -296,7 +258,7 @@ class KeyVaultSim(Simulator):
             if version is None:
                 return self._not_found(name, wanted)
             if not version.enabled:
-                return _error(
+                return error_response(
                     403, "Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled"
                 )
             return json_response(self._bundle(secret, version))
@@ -341,7 +303,7 @@ class KeyVaultSim(Simulator):
         with self._lock:
             secret = self._deleted.get(name.lower())
             if secret is None:
-                return _error(404, "SecretNotFound", f"Deleted Secret not found: {name}")
+                return error_response(404, "SecretNotFound", f"Deleted Secret not found: {name}")
             return json_response(
                 {**self._item(secret, secret.current, versioned=True), **self._deleted_fields(secret)}
             )
@@ -350,7 +312,7 @@ class KeyVaultSim(Simulator):
         name = req.params["name"]
         with self._lock:
             if self._deleted.pop(name.lower(), None) is None:
-                return _error(404, "SecretNotFound", f"Deleted Secret not found: {name}")
+                return error_response(404, "SecretNotFound", f"Deleted Secret not found: {name}")
         return SimResponse(204)
 
     def _recover(self, req: SimRequest, claims: dict[str, Any]) -> SimResponse:
@@ -358,7 +320,7 @@ class KeyVaultSim(Simulator):
         with self._lock:
             secret = self._deleted.pop(name.lower(), None)
             if secret is None:
-                return _error(404, "SecretNotFound", f"Deleted Secret not found: {name}")
+                return error_response(404, "SecretNotFound", f"Deleted Secret not found: {name}")
             secret.deleted_date = secret.scheduled_purge_date = None
             self._live[name.lower()] = secret
             return json_response(self._bundle(secret, secret.current))
