@@ -52,7 +52,14 @@ from typing import Any, Protocol
 
 import requests
 
-from purview_sync.dev.local_env import APP_CLIENT_ID, APP_CLIENT_SECRET, QUALYTICS_TOKEN, TENANT_ID
+from purview_sync.dev.estate import ROLES
+from purview_sync.dev.local_env import (
+    APP_CLIENT_ID,
+    APP_CLIENT_SECRET,
+    QUALYTICS_TOKEN,
+    TENANT_ID,
+    LocalEnvironment,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GROUP = "Qualytics"
@@ -122,8 +129,6 @@ class Estate:
 
 def ensure_access(local: Any) -> None:
     """The bench collection exists and the app registration holds the Data Map roles (idempotent)."""
-    from purview_sync.dev.estate import ROLES
-
     with contextlib.suppress(ValueError):  # already there (the test suite's shared simulators)
         local.purview.add_collection(COLLECTION, "Benchmark")
     local.purview.grant(APP_CLIENT_ID, *ROLES)
@@ -853,8 +858,6 @@ def targets(result: BenchResult) -> list[tuple[bool, str]]:
 
 @contextlib.contextmanager
 def environment(workdir: Path) -> Iterator[Any]:
-    from purview_sync.dev.local_env import LocalEnvironment
-
     local = LocalEnvironment(workdir=workdir).start(estate=False)
     try:
         yield local

@@ -1,6 +1,6 @@
 // purview-sync on Azure Functions Flex Consumption (Python 3.11), identity-only access to its storage,
 // its Key Vault and Application Insights. Plain `resource` declarations only (no registry modules), so
-// the template is checked offline by tests/test_infra.py (pycep-parser + checkov). Deploy: docs/deploy.md.
+// the template is checked offline by tests/infra/test_infra.py (pycep-parser + checkov). Deploy: docs/deploy.md.
 //
 // Security posture: one user-assigned managed identity (UAMI) used for everything; storage shared keys
 // off (Entra only), TLS 1.2, no public blobs; Key Vault with RBAC, soft delete and purge protection;
@@ -79,7 +79,7 @@ var keyVaultName = take('${prefix}-kv-${token}', 24)
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}'
 var qualyticsTokenSecretName = 'qualytics-api-token'
 
-// Must equal purview_sync/storage/clients.py QUEUES and TABLES (tests/test_infra.py checks it).
+// Must equal purview_sync/storage/clients.py QUEUES and TABLES (tests/infra/test_infra.py checks it).
 var queueNames = [
   'purview-sync-datastore'
   'purview-sync-datastore-poison'
@@ -149,7 +149,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Default-deny needs VNet integration + private endpoints, which this template does not create (Flex without a VNet reaches its storage over the public endpoint). Access is Entra-only: shared keys are off.
   // checkov:skip=CKV_AZURE_59: Same as CKV_AZURE_35: the public endpoint stays reachable for the VNet-less Flex app; with shared keys off only RBAC-granted identities get in.
-  // checkov:skip=CKV_AZURE_43: The name is computed at deploy time (prefix + uniqueString, take(…, 24)), which checkov cannot evaluate; tests/test_infra.py checks the expression.
+  // checkov:skip=CKV_AZURE_43: The name is computed at deploy time (prefix + uniqueString, take(…, 24)), which checkov cannot evaluate; tests/infra/test_infra.py checks the expression.
   name: storageAccountName
   location: location
   tags: tags
@@ -383,7 +383,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       http20Enabled: true
-      // Every setting the code reads (purview_sync/settings.py SETTING_NAMES; tests/test_infra.py compares)
+      // Every setting the code reads (purview_sync/settings.py SETTING_NAMES; tests/infra/test_infra.py compares)
       // plus the platform's APPLICATIONINSIGHTS_*. Not set: FUNCTIONS_WORKER_RUNTIME,
       // FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE (Flex takes them from functionAppConfig) and
       // SECRET_ENCRYPTION_KEY (KEY_VAULT_URL is set, so integration secrets go to Key Vault).

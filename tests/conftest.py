@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import requests
 
+from purview_sync.app.services import Services, get_services, reset_services
 from purview_sync.dev.azurite import Azurite
 from purview_sync.dev.host import DevHost
 from purview_sync.dev.local_env import LocalEnvironment
-from purview_sync.services import Services, get_services, reset_services
 
 
 @pytest.fixture(scope="session")

@@ -18,9 +18,9 @@ from typing import Any
 
 import requests
 
+from purview_sync.app.services import Services, get_services
 from purview_sync.dev.azurite import free_port
 from purview_sync.dev.local_env import LocalEnvironment
-from purview_sync.services import Services, get_services
 from tests.conftest import Api
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

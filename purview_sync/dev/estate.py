@@ -8,12 +8,10 @@ custom, table and column level, one propagated), a label, an unmatched table, an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from purview_sync.dev.local_env import APP_CLIENT_ID, MI_SYSTEM_CLIENT_ID, MI_USER_CLIENT_ID, PURVIEW_ACCOUNT
-
-if TYPE_CHECKING:
-    from purview_sync.dev.local_env import LocalEnvironment
+from purview_sync.dev.identities import APP_CLIENT_ID, MI_SYSTEM_CLIENT_ID, MI_USER_CLIENT_ID, PURVIEW_ACCOUNT
+from purview_sync.dev.purview import PurviewSim
+from purview_sync.dev.qualytics_sim import QualyticsSim
 
 ROLES = ("data_reader", "data_curator", "data_source_admin", "collection_admin", "policy_author")
 
@@ -32,9 +30,7 @@ SALES = {"orders": ["order_id", "customer_id", "amount"], "returns": ["order_id"
 HR = {"employees": ["id", "name", "salary"]}
 
 
-def load_sample_estate(env: LocalEnvironment) -> SampleEstate:
-    purview, qualytics = env.purview, env.qualytics
-    assert purview is not None and qualytics is not None
+def load_sample_estate(purview: PurviewSim, qualytics: QualyticsSim) -> SampleEstate:
     estate = SampleEstate()
 
     # Purview: collections, roles, scanned assets, classifications, labels

@@ -12,17 +12,19 @@ from cryptography.fernet import Fernet
 
 from purview_sync.dev.azurite import Azurite
 from purview_sync.dev.entra import EntraSim
+from purview_sync.dev.estate import load_sample_estate
+from purview_sync.dev.identities import (
+    APP_CLIENT_ID,
+    APP_CLIENT_SECRET,
+    MI_SYSTEM_CLIENT_ID,
+    MI_USER_CLIENT_ID,
+    PURVIEW_ACCOUNT,
+    QUALYTICS_TOKEN,
+    TENANT_ID,
+)
 from purview_sync.dev.purview import PurviewSim
 from purview_sync.dev.qualytics_sim import QualyticsSim
 from purview_sync.dev.tls import DevTLS, create_dev_tls
-
-TENANT_ID = "8f0c2a3e-5d6b-4c7a-9e10-2b3c4d5e6f70"
-APP_CLIENT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-APP_CLIENT_SECRET = "dev-client-secret-value"  # a simulator credential, printed for the local run
-MI_SYSTEM_CLIENT_ID = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
-MI_USER_CLIENT_ID = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
-QUALYTICS_TOKEN = "dev-qualytics-token"
-PURVIEW_ACCOUNT = "contoso"
 
 
 @dataclass
@@ -54,9 +56,7 @@ class LocalEnvironment:
         ).start()
         self.qualytics = QualyticsSim(token=QUALYTICS_TOKEN).start()
         if estate:
-            from purview_sync.dev.estate import load_sample_estate
-
-            load_sample_estate(self)
+            load_sample_estate(self.purview, self.qualytics)
         return self
 
     def stop(self) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import azure.functions as func
 
 from purview_sync.dev.host import DevHost, HostConfig
+from purview_sync.dev.local_env import LocalEnvironment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,8 +77,6 @@ def main(argv: list[str] | None = None) -> None:
 
     local = None
     if not args.no_simulators:
-        from purview_sync.dev.local_env import LocalEnvironment
-
         local = LocalEnvironment(workdir=args.state_dir).start(estate=True)
         os.environ.update(local.env())
     host = build_host(args.port).start()

@@ -1,0 +1,351 @@
+"""Push: Qualytics scores, counts and links → the ``Qualytics`` managed attributes of the matched assets.
+
+Values (DESIGN.md §3b, §5a), one set per matched asset:
+
+* datastore → ``match.root`` (the schema entity; the database entity when the datastore has no schema):
+  ``QualityScore`` = newest ``/quality-scores`` snapshot, ``AnomalyCount`` / ``CheckCount`` = the datastore's
+  ``metrics.active_anomalies`` / ``metrics.active_checks`` (the aggregated listings when metrics are absent),
+  ``QualyticsURL`` = ``{QUALYTICS_UI_URL}/datastores/{id}``;
+* table / view → container ``metrics.quality_score.total``, its active anomalies / checks counted from the
+  snapshot's aggregated listings, ``{ui}/datastores/{ds}/tables/{container}``;
+* column → field ``quality_score.total``, the active anomalies / checks whose fields name the column,
+  ``{ui}/datastores/{ds}/tables/{container}/fields/{field}``.
+
+No score → ``QualityScore`` is not written (an older value stays; counts and link are still written).
+Scores keep at most one decimal (``round(x, 1)``), nothing else is rounded. An event push of one table
+(``job.container_id``) writes that table and its columns only, not the datastore-level values.
+
+Writes: only ``POST /entity/guid/{guid}/businessmetadata/Qualytics`` with the attributes that differ from
+what the entity carries (``MatchedAsset.business_attributes``) — never ``isOverwrite=true``, never an
+entity upsert, so other groups and other teams' attributes are untouched; an asset with nothing changed
+costs no request. Report counts are **attribute values**: ``attributes_written`` = values written (one
+request carries one to four), ``attributes_unchanged`` = values already equal in Purview and skipped.
+
+Manners: a pool of ``PUSH_CONCURRENCY`` workers; 429 / 5xx / timeouts are retried by the one retry policy
+of ``http_client`` (honouring ``Retry-After``), and the Purview client's shared ``AdaptiveLimiter`` slows
+every worker down after a 429. A throttle that outlasts the datastore's time budget (``ThrottledError``)
+stops the push and ends the datastore ``failed`` (reason ``throttled``) with what to do — values already
+written stay, and the next sync skips them. A write Purview refuses (e.g. Atlas 400) is reported against
+its asset and the push goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError, error_text
+from purview_sync.clients.purview import PurviewClient
+from purview_sync.sync.job import DatastoreJob, SyncContext
+from purview_sync.sync.matcher import MatchedAsset
+from purview_sync.sync.snapshot import DatastoreSnapshot
+from purview_sync.sync.typedef import ATTRIBUTES, GROUP, TypedefError, ensure_qualytics_typedef
+
+log = logging.getLogger(__name__)
+
+PUSH_CONCURRENCY = 8
+HEARTBEAT_EVERY = 100  # writes between two lock renewals
+MAX_LISTED_ERRORS = 20  # per-write errors listed one by one; the rest are summed up in one entry
+REFUSALS_BEFORE_STOP = 20  # 401/403 on this many writes and not one success: stop asking
+
+@dataclass(frozen=True)
+class AssetFacts:
+    """What Qualytics knows about one asset; ``typedef.ATTRIBUTES[*].source`` names these fields."""
+
+    quality_score: float | None
+    anomaly_count: int | None
+    check_count: int | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Write:
+    asset: MatchedAsset
+    attributes: dict[str, Any]  # only the attributes whose value changes
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+def score_value(raw: Any) -> float | None:
+    """A Qualytics score (a number, or an object with ``total``) with at most one decimal."""
+    if isinstance(raw, dict):
+        raw = raw.get("total")
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        return round(float(raw), 1)
+    except (TypeError, ValueError):
+        return None
+
+
+def _count(raw: Any) -> int | None:
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def datastore_facts(snapshot: DatastoreSnapshot, ui_url: str) -> AssetFacts:
+    metrics = snapshot.datastore.get("metrics") or {}
+    anomalies, checks = _count(metrics.get("active_anomalies")), _count(metrics.get("active_checks"))
+    if anomalies is None and snapshot.counts_loaded:
+        anomalies = sum(snapshot.anomalies_by_table.values())
+    if checks is None and snapshot.counts_loaded:
+        checks = sum(snapshot.checks_by_table.values())
+    return AssetFacts(
+        quality_score=score_value(snapshot.quality_score),
+        anomaly_count=anomalies,
+        check_count=checks,
+        url=f"{ui_url}/datastores/{snapshot.id}",
+    )
+
+
+def table_facts(snapshot: DatastoreSnapshot, table: dict[str, Any], ui_url: str) -> AssetFacts:
+    cid = int(table["id"])
+    metrics = table.get("metrics") or {}
+    if snapshot.counts_loaded:
+        anomalies: int | None = snapshot.anomalies_by_table[cid]
+        checks: int | None = snapshot.checks_by_table[cid]
+    else:
+        anomalies, checks = _count(metrics.get("active_anomalies")), _count(metrics.get("active_checks"))
+    return AssetFacts(
+        quality_score=score_value(metrics.get("quality_score")),
+        anomaly_count=anomalies,
+        check_count=checks,
+        url=f"{ui_url}/datastores/{snapshot.id}/tables/{cid}",
+    )
+
+
+def column_facts(
+    snapshot: DatastoreSnapshot, table_id: int, field: dict[str, Any], ui_url: str
+) -> AssetFacts:
+    key = (table_id, str(field.get("name", "")).lower())
+    loaded = snapshot.counts_loaded
+    return AssetFacts(
+        quality_score=score_value(field.get("quality_score")),
+        anomaly_count=snapshot.anomalies_by_field[key] if loaded else None,
+        check_count=snapshot.checks_by_field[key] if loaded else None,
+        url=f"{ui_url}/datastores/{snapshot.id}/tables/{table_id}/fields/{int(field['id'])}",
+    )
+
+
+def desired_values(facts: AssetFacts) -> dict[str, Any]:
+    """The group's attribute values for these facts; a fact that is None (or too long) is left out."""
+    values: dict[str, Any] = {}
+    for spec in ATTRIBUTES:
+        value = getattr(facts, spec.source)
+        if value is None:
+            continue
+        if spec.max_length is not None and len(str(value)) > spec.max_length:
+            log.warning(
+                "%s longer than %d characters is not written: %.80s…", spec.name, spec.max_length, value
+            )
+            continue
+        values[spec.name] = value
+    return values
+
+
+def same_value(current: Any, wanted: Any) -> bool:
+    numbers = (int, float)
+    if isinstance(current, numbers) and isinstance(wanted, numbers):
+        if isinstance(current, bool) or isinstance(wanted, bool):
+            return current is wanted
+        return abs(float(current) - float(wanted)) < 1e-3  # Atlas 'float' may come back with float32 noise
+    return current == wanted
+
+
+def changed_values(current: dict[str, Any] | None, wanted: dict[str, Any]) -> dict[str, Any]:
+    current = current or {}
+    return {k: v for k, v in wanted.items() if k not in current or not same_value(current[k], v)}
+
+
+def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
+    """The writes this datastore needs, and how many attribute values are already right."""
+    snapshot, match = context.snapshot, context.match
+    ui_url = job.services.settings.qualytics_ui_url.rstrip("/")
+    targets: list[tuple[MatchedAsset, AssetFacts]] = []
+    if job.container_id is None and match.root is not None:
+        targets.append((match.root, datastore_facts(snapshot, ui_url)))
+    tables = {int(t["id"]): t for t in snapshot.tables}
+    for cid, asset in match.tables.items():
+        if cid in tables:
+            targets.append((asset, table_facts(snapshot, tables[cid], ui_url)))
+    for cid, fields in snapshot.fields_by_table.items():
+        for fld in fields:
+            asset = match.columns.get(int(fld["id"]))
+            if asset is not None:
+                targets.append((asset, column_facts(snapshot, cid, fld, ui_url)))
+
+    writes: list[Write] = []
+    unchanged = 0
+    seen: set[str] = set()
+    for asset, facts in targets:
+        if asset.guid in seen:  # two Qualytics names matched one asset (e.g. differing only in case)
+            job.report.warnings.append(f"{asset.qualified_name} matched more than once; written once")
+            continue
+        seen.add(asset.guid)
+        wanted = desired_values(facts)
+        changes = changed_values(asset.business_attributes.get(GROUP), wanted)
+        unchanged += len(wanted) - len(changes)
+        if changes:
+            writes.append(Write(asset, changes))
+    return writes, unchanged
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def push_datastore(job: DatastoreJob, context: SyncContext) -> None:
+    report = job.report
+    writes, unchanged = plan(job, context)
+    report.attributes_unchanged += unchanged
+    if not writes:
+        log.info("push: nothing changed (%d values already current)", unchanged)
+        return
+    anchor = context.match.root.qualified_name if context.match.root else None
+    try:
+        ensure_qualytics_typedef(context.purview)  # needed only when something is written
+    except TypedefError as exc:
+        report.status, report.reason = "failed", "managed attributes unavailable"
+        report.error(str(exc), exc.action, asset=anchor)
+        return
+    except ThrottledError as exc:
+        _throttled(job, str(exc), 0, len(writes), anchor)
+        return
+    _write_all(job, context.purview, writes, anchor)
+
+
+_SKIPPED = object()
+
+
+def _write_all(job: DatastoreJob, purview: PurviewClient, writes: list[Write], anchor: str | None) -> None:
+    report = job.report
+    stop = threading.Event()
+
+    def write(item: Write) -> object:
+        if stop.is_set():
+            return _SKIPPED
+        try:
+            purview.write_business_metadata(item.asset.guid, GROUP, item.attributes)
+        except ThrottledError as exc:
+            stop.set()
+            return exc
+        except (HttpError, requests.RequestException) as exc:
+            return exc
+        return None
+
+    done = succeeded = refused = 0
+    throttle: ThrottledError | None = None
+    failures: list[tuple[Write, Exception]] = []
+    queue: Iterator[Write] = iter(writes)
+    workers = max(1, min(PUSH_CONCURRENCY, len(writes)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
+        pending: dict[Future[object], Write] = {}
+
+        def top_up() -> None:
+            while len(pending) < workers * 2 and not stop.is_set():
+                item = next(queue, None)
+                if item is None:
+                    return
+                pending[pool.submit(write, item)] = item
+
+        top_up()
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                item = pending.pop(future)
+                outcome = future.result()
+                if outcome is _SKIPPED:
+                    continue
+                done += 1
+                if outcome is None:
+                    succeeded += 1
+                    report.attributes_written += len(item.attributes)
+                elif isinstance(outcome, ThrottledError):
+                    throttle = throttle or outcome
+                else:
+                    assert isinstance(outcome, Exception)
+                    failures.append((item, outcome))
+                    if isinstance(outcome, HttpError) and outcome.status in (401, 403):
+                        refused += 1
+                if done % HEARTBEAT_EVERY == 0:
+                    job.heartbeat()
+            if refused >= REFUSALS_BEFORE_STOP and succeeded == 0:
+                stop.set()
+            top_up()
+
+    for item, exc in failures[:MAX_LISTED_ERRORS]:
+        message, action = describe_failure(item, exc)
+        report.error(message, action, asset=item.asset.qualified_name)
+    if len(failures) > MAX_LISTED_ERRORS:
+        rest = failures[MAX_LISTED_ERRORS:]
+        _, action = describe_failure(*rest[-1])
+        report.error(
+            f"{len(rest)} more assets could not be written (first ones listed above).", action, anchor
+        )
+    if stop.is_set() and throttle is None:
+        skipped = len(writes) - done
+        report.error(
+            f"Stopped after {refused} refusals and no successful write; {skipped} assets were not tried.",
+            "Give the integration's identity the Data Curator role on the collections that hold these "
+            "assets, then run the sync again.",
+            anchor,
+        )
+    if throttle is not None:
+        _throttled(job, str(throttle), succeeded, len(writes), anchor)
+    log.info(
+        "push: %d of %d assets written (%d values), %d failed%s",
+        succeeded, len(writes), report.attributes_written, len(failures), ", throttled" if throttle else "",
+    )  # fmt: skip
+
+
+def _throttled(job: DatastoreJob, detail: str, written: int, total: int, anchor: str | None) -> None:
+    report = job.report
+    report.status, report.reason = "failed", "throttled"
+    report.error(
+        f"Purview kept throttling (HTTP 429) beyond this datastore's time budget: {written} of {total} "
+        f"assets with changes were written before the push stopped ({detail}).",
+        THROTTLED_ACTION,
+        asset=anchor,
+    )
+
+
+def describe_failure(item: Write, exc: Exception) -> tuple[str, str]:
+    """One failed write → (what happened, what a person should do)."""
+    name = item.asset.qualified_name
+    if isinstance(exc, HttpError):
+        detail = error_text(exc.body)
+        if exc.status in (401, 403):
+            return (
+                f"Purview refused to write the {GROUP} values of {name} (HTTP {exc.status}: {detail}).",
+                "Give the integration's identity the Data Curator role on the collection that holds this "
+                "asset, then run the sync again.",
+            )
+        if exc.status == 404:
+            return (
+                f"{name} no longer exists in Purview (HTTP 404: {detail}).",
+                "The asset was deleted or rescanned since it was matched; run the sync again.",
+            )
+        if exc.status in (408, 429) or exc.status >= 500:
+            return (
+                f"Purview kept failing while writing {name} (HTTP {exc.status}: {detail}).",
+                "Run the sync again later; values already written are skipped.",
+            )
+        return (
+            f"Purview rejected the {GROUP} values {item.attributes} for {name} (HTTP {exc.status}: {detail}).",
+            f"Check the '{GROUP}' managed attribute group in Purview (Data Map → Managed attributes): its "
+            f"attributes must keep their types and be applicable to {item.asset.type_name}.",
+        )
+    return (
+        f"Purview could not be reached while writing {name} ({type(exc).__name__}: {exc}).",
+        "Check the network path to the Purview account, then run the sync again.",
+    )

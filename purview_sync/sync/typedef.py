@@ -1,0 +1,218 @@
+"""The ``Qualytics`` business-metadata group (Purview "managed attributes", DESIGN.md §5a).
+
+What lands in Purview is data, not code spread around: ``ATTRIBUTES`` lists each attribute's name, Atlas
+type, user-facing description and which fact of an asset it carries (``source``, read by ``push``). Adding an
+attribute later (e.g. the eight dimension scores) is one more ``AttributeSpec`` plus its fact; the next push
+adds it to the existing group with a PUT. Names and types can never be changed once created in an account.
+
+``ensure_qualytics_typedef`` makes the group exist with every attribute, applicable to every SQL database /
+schema / table / view / column type of ``matcher.ALL_APPLICABLE_TYPES``:
+GET by name → POST when absent (a 409 from a concurrent creator counts as success, then GET) → PUT when an
+attribute or an applicable type is missing. It runs once per process per Purview endpoint (later calls cost
+no request); concurrent datastores of one process wait for the first.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from purview_sync.clients.http import HttpError
+from purview_sync.clients.purview import PurviewClient
+from purview_sync.sync.matcher import ALL_APPLICABLE_TYPES
+
+log = logging.getLogger(__name__)
+
+GROUP = "Qualytics"
+GROUP_DESCRIPTION = "Data quality results synced from Qualytics"
+
+
+@dataclass(frozen=True)
+class AttributeSpec:
+    name: str
+    type_name: str  # an Atlas primitive: float | int | string ...
+    description: str  # shown to Purview users
+    source: str  # the field of push.AssetFacts it carries (None there → the attribute is not written)
+    max_length: int | None = None  # maxStrLength, mandatory for string attributes
+
+
+ATTRIBUTES: tuple[AttributeSpec, ...] = (
+    AttributeSpec("QualityScore", "float", "Qualytics Quality Score", "quality_score"),
+    AttributeSpec("AnomalyCount", "int", "Qualytics Anomaly Count (active anomalies)", "anomaly_count"),
+    AttributeSpec("CheckCount", "int", "Qualytics Check Count (active checks)", "check_count"),
+    AttributeSpec(
+        "QualyticsURL", "string", "Qualytics URL — link to the asset in Qualytics", "url", max_length=2048
+    ),
+)
+
+_INVALID_TYPE = re.compile(r"Given typename (.+?) was invalid")
+
+
+def attribute_def(spec: AttributeSpec, applicable: tuple[str, ...]) -> dict[str, Any]:
+    # every option value is a string; applicableEntityTypes is a JSON array *encoded as a string* (§5.2)
+    options = {"applicableEntityTypes": json.dumps(list(applicable))}
+    if spec.max_length is not None:
+        options["maxStrLength"] = str(spec.max_length)
+    return {
+        "name": spec.name,
+        "typeName": spec.type_name,
+        "description": spec.description,
+        "isOptional": True,
+        "cardinality": "SINGLE",
+        "valuesMinCount": 0,
+        "valuesMaxCount": 1,
+        "isUnique": False,
+        "isIndexable": True,
+        "includeInNotification": False,
+        "options": options,
+    }
+
+
+def group_def(applicable: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "category": "BUSINESS_METADATA",
+        "name": GROUP,
+        "description": GROUP_DESCRIPTION,
+        "attributeDefs": [attribute_def(spec, applicable) for spec in ATTRIBUTES],
+    }
+
+
+def missing_parts(existing: dict[str, Any], applicable: tuple[str, ...]) -> dict[str, Any] | None:
+    """The existing def with the missing attributes and applicable types added, or None when complete.
+
+    Attributes someone else added to the group, and types already applicable, are kept (Atlas refuses to
+    delete an attribute or to remove an applicable type).
+    """
+    updated = copy.deepcopy(existing)
+    attr_defs = updated.setdefault("attributeDefs", [])
+    by_name = {a.get("name"): a for a in attr_defs}
+    changed = False
+    for spec in ATTRIBUTES:
+        current = by_name.get(spec.name)
+        if current is None:
+            attr_defs.append(attribute_def(spec, applicable))
+            changed = True
+            continue
+        options = current.setdefault("options", {}) or {}
+        current["options"] = options
+        try:
+            types = list(json.loads(options.get("applicableEntityTypes") or "[]"))
+        except ValueError:
+            types = []
+        absent = [t for t in applicable if t not in types]
+        if absent:
+            options["applicableEntityTypes"] = json.dumps(types + absent)
+            changed = True
+    return updated if changed else None
+
+
+class TypedefError(Exception):
+    """The group could not be created or completed; ``action`` says what a person should do."""
+
+    def __init__(self, message: str, action: str) -> None:
+        super().__init__(message)
+        self.action = action
+
+
+_ensured: set[str] = set()
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(key: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def forget_ensured() -> None:
+    """Drop the per-process cache (tests that point at a fresh account under a reused URL)."""
+    with _locks_guard:
+        _ensured.clear()
+
+
+def ensure_qualytics_typedef(purview: PurviewClient) -> None:
+    """Make sure the ``Qualytics`` group exists with all of ``ATTRIBUTES`` (see the module docstring).
+
+    Raises ``TypedefError`` for a refusal a person must fix (roles, invalid definition); a throttle or an
+    outage raises what the HTTP client raised (``ThrottledError``, ``HttpError`` 5xx).
+    """
+    key = purview.base_url.lower()
+    if key in _ensured:
+        return
+    with _lock_for(key):
+        if key in _ensured:
+            return
+        _ensure(purview)
+        _ensured.add(key)
+
+
+def _ensure(purview: PurviewClient) -> None:
+    applicable = tuple(ALL_APPLICABLE_TYPES)
+    # An account may lack some of the entity types (a source never registered there): Atlas then answers
+    # 404 "Given typename X was invalid"; X is left out and the call made again, at most once per type.
+    for _ in range(len(applicable) + 1):
+        try:
+            _create_or_complete(purview, applicable)
+            return
+        except HttpError as exc:
+            unknown = _unknown_type(exc)
+            if unknown is None or unknown not in applicable:
+                refusal = _refusal(exc)
+                if refusal is None:
+                    raise  # throttled or an outage: the caller decides
+                raise refusal from exc
+            log.warning(
+                "entity type %s does not exist in this Purview account; not applicable to it", unknown
+            )
+            applicable = tuple(t for t in applicable if t != unknown)
+    raise TypedefError(
+        f"The {GROUP} managed attributes could not be created: none of the SQL entity types exists.",
+        "Check that the Purview account has Azure SQL / SQL Server / Synapse sources registered.",
+    )
+
+
+def _create_or_complete(purview: PurviewClient, applicable: tuple[str, ...]) -> None:
+    existing = purview.get_business_metadata_def(GROUP)
+    if existing is None:
+        try:
+            purview.create_typedefs({"businessMetadataDefs": [group_def(applicable)]})
+            log.info("created the %s managed attribute group in %s", GROUP, purview.base_url)
+            return
+        except HttpError as exc:
+            if exc.status != 409:
+                raise
+            existing = purview.get_business_metadata_def(GROUP)  # created meanwhile by someone else
+            if existing is None:
+                raise
+    update = missing_parts(existing, applicable)
+    if update is not None:
+        purview.update_typedefs({"businessMetadataDefs": [update]})
+        log.info("added missing attributes / applicable types to the %s group", GROUP)
+
+
+def _unknown_type(exc: HttpError) -> str | None:
+    if exc.status != 404 or not isinstance(exc.body, dict):
+        return None
+    found = _INVALID_TYPE.search(str(exc.body.get("errorMessage") or ""))
+    return found.group(1).strip() if found else None
+
+
+def _refusal(exc: HttpError) -> TypedefError | None:
+    if exc.status in (401, 403):
+        return TypedefError(
+            f"Purview refused to create or update the {GROUP} managed attributes (HTTP {exc.status}).",
+            "Give the integration's identity the Data Curator role on the root collection (managed "
+            "attributes are account-wide), then run the sync again.",
+        )
+    if 400 <= exc.status < 500 and exc.status not in (408, 429):
+        return TypedefError(
+            f"Purview rejected the {GROUP} managed attribute group: {exc}",
+            f"Check the existing '{GROUP}' managed attribute group in Purview (Data Map → Managed "
+            "attributes); its attributes must keep the names and types the sync writes.",
+        )
+    return None
