@@ -23,7 +23,7 @@ from purview_sync.dev.identities import (
     TENANT_ID,
 )
 from purview_sync.dev.purview import PurviewSim
-from purview_sync.dev.qualytics_sim import QualyticsSim
+from purview_sync.dev.qualytics import QualyticsSim
 from purview_sync.dev.tls import DevTLS, create_dev_tls
 
 
