@@ -1,4 +1,4 @@
-"""``python -m purview_sync.devhost`` — run the real function app locally (see purview_sync/dev/host.py)."""
+"""``python -m purview_sync.devhost`` — run the real function app locally (see purview_sync/dev/host/)."""
 
 from purview_sync.dev.main import main
 

@@ -16,7 +16,7 @@ import requests
 
 from purview_sync.dev.azurite import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = (
     "AzureWebJobsStorage", "QUALYTICS_API_URL", "QUALYTICS_API_TOKEN", "QUALYTICS_UI_URL", "SECRET_ENCRYPTION_KEY",
     "PURVIEW_ALLOWED_HOSTS", "AZURE_AUTHORITY_HOST", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "REQUESTS_CA_BUNDLE",

@@ -93,7 +93,7 @@ def drain(client: QueueClient, want: int, timeout: float = 20.0) -> list[str]:
 
 
 def test_host_json_is_read() -> None:
-    config = HostConfig.from_file(Path(__file__).resolve().parents[2] / "host.json")
+    config = HostConfig.from_file(Path(__file__).resolve().parents[3] / "host.json")
     assert config.route_prefix == "api"
     assert config.max_dequeue_count == 5
     assert config.batch_size == 4
