@@ -1,4 +1,4 @@
-"""The benchmark (bench/run.py) on a tiny estate, so it cannot rot: the same code path — seed both
+"""The benchmark (bench/, run by bench/run.py) on a tiny estate, so it cannot rot: the same code path — seed both
 simulators, connect through the HTTP API, cold push, warm re-push, pull, the naive baseline, the report —
 against the suite's Azurite, simulators and devhost, with no latency and no rate limit."""
 
@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import time
 
-from bench.run import Config, InProcessHost, import_time, report, run_bench, targets
+from bench.hosts import InProcessHost
+from bench.measure import import_time
+from bench.report import report, targets
+from bench.scenario import Config, run_bench
 from purview_sync.dev.host import DevHost
 from purview_sync.dev.local_env import LocalEnvironment
 
