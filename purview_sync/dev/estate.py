@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from purview_sync.dev.identities import APP_CLIENT_ID, MI_SYSTEM_CLIENT_ID, MI_USER_CLIENT_ID, PURVIEW_ACCOUNT
 from purview_sync.dev.purview import PurviewSim
-from purview_sync.dev.qualytics_sim import QualyticsSim
+from purview_sync.dev.qualytics import QualyticsSim
 
 ROLES = ("data_reader", "data_curator", "data_source_admin", "collection_admin", "policy_author")
 
