@@ -1,5 +1,6 @@
 """The functions the local host serves: ``index_app`` reads ``app.get_functions()`` once into ``Function``s
-(trigger, bindings, route), and ``invocation`` builds a call's arguments (output bindings, context)."""
+(trigger, bindings, route, queue, timer schedule), and ``invocation`` builds a call's arguments (output
+bindings, context)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,10 @@ class Function:
     # queue
     queue_name: str | None = None
     connection: str | None = None
+    # timer (the schedule as written: an NCRONTAB expression or a %SETTING% reference)
+    schedule: str | None = None
+    run_on_startup: bool = False
+    use_monitor: bool | None = None
 
     def out_bindings(self) -> dict[str, Binding]:
         return {b.name: b for b in self.bindings if b.direction == 1 and b.name != "$return"}
@@ -142,6 +147,10 @@ def index_app(app: func.FunctionApp) -> list[Function]:
         elif trigger.type == "queueTrigger":
             fn.queue_name = trigger.queue_name
             fn.connection = trigger.connection
+        elif trigger.type == "timerTrigger":
+            fn.schedule = str(trigger.schedule)
+            fn.run_on_startup = bool(trigger.run_on_startup)
+            fn.use_monitor = trigger.use_monitor
         else:
             raise ValueError(f"devhost does not support trigger type {trigger.type} ({fn.name})")
         functions.append(fn)
