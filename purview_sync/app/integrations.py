@@ -128,7 +128,12 @@ def collections(services: Services, integration_id: str) -> list[dict[str, Any]]
     integration = load(services, integration_id)
     client = services.purview_for(integration)
     try:
-        raw = call_purview(lambda: list(client.list_collections()), "the collections API", "Collection Admin")
+        raw = call_purview(
+            lambda: list(client.list_collections()),
+            "the collections API",
+            "Collection Admin",
+            tenant_id=integration.tenant_id,
+        )
     finally:
         client.close()
     return [

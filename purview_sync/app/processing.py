@@ -18,9 +18,9 @@ from purview_sync.app.services import Services
 from purview_sync.clients.connection import (
     AUTH_FAILED_CODES,
     AUTH_HINT,
-    ROLES_HINT,
     TENANT_CODES,
     aadsts_code,
+    purview_refusal,
 )
 from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError
 from purview_sync.clients.secrets import SecretStoreError
@@ -115,7 +115,7 @@ def process_datastore(
             "run %s: datastore %s '%s' attempt %d/%d failed: %s",
             run_id, ds_id, row.name, dequeue_count, max_dequeue_count, exc,
         )  # fmt: skip
-        permanent = permanent_failure(exc)
+        permanent = permanent_failure(exc, integration.tenant_id)
         if permanent is not None:  # another attempt would fail the same way: say what to fix, now
             report.status, report.reason = "failed", permanent[0]
             report.error(permanent[1], permanent[2])
@@ -145,7 +145,7 @@ def process_datastore(
     finish_if_done(services, integration_id, run_id)
 
 
-def permanent_failure(exc: BaseException) -> tuple[str, str, str] | None:
+def permanent_failure(exc: BaseException, tenant_id: str | None = None) -> tuple[str, str, str] | None:
     """``(reason, message, action)`` for a failure that a redelivery cannot fix (refused credentials,
     missing roles, a wrong Qualytics token); None for the transient rest, which the host retries."""
     if isinstance(exc, ThrottledError):  # the time budget is spent: another delivery would spend it again
@@ -166,11 +166,7 @@ def permanent_failure(exc: BaseException) -> tuple[str, str, str] | None:
         )
     if isinstance(exc, HttpError) and exc.status in (401, 403):
         if exc.service == "purview":
-            return (
-                "insufficient_permissions",
-                f"Purview refused the request (HTTP {exc.status}): {_short(exc)}",
-                ROLES_HINT,
-            )
+            return purview_refusal(exc, what="the request", role="Data Curator", tenant_id=tenant_id)
         if exc.service == "qualytics":
             return (
                 "qualytics_unauthorized",

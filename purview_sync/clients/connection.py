@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import requests
 
 from purview_sync.clients.auth import PURVIEW_SCOPE, make_credential
-from purview_sync.clients.http import HttpError, RetryPolicy
+from purview_sync.clients.http import HttpError, RetryPolicy, error_text
 from purview_sync.clients.purview import PurviewClient, host_allowed
 from purview_sync.errors import ApiError
 from purview_sync.settings import Settings
@@ -144,9 +144,12 @@ def prove_connection(
         endpoint, credential, settings.purview_allowed_hosts, timeout=15, retry=RetryPolicy(max_attempts=3)
     )
     try:
-        call_purview(client.probe, "the Data Map", "Data Curator")
+        call_purview(client.probe, "the Data Map", "Data Curator", tenant_id=tenant_id)
         collections = call_purview(
-            lambda: list(client.list_collections()), "the collections API", "Collection Admin"
+            lambda: list(client.list_collections()),
+            "the collections API",
+            "Collection Admin",
+            tenant_id=tenant_id,
         )
     finally:
         client.close()
@@ -164,16 +167,54 @@ def prove_connection(
     return ProvenConnection(purview_url=endpoint, collections=collections, credential=credential)
 
 
-def call_purview(fn: Any, what: str, role: str) -> Any:
+TOKEN_HINT = (
+    "Purview did not accept the token: check that the Tenant ID is the tenant of the Purview account and "
+    "that the app registration (or the Function App's managed identity) belongs to it."
+)
+
+
+def challenge_tenant(exc: HttpError) -> str | None:
+    """The tenant a Purview 401 names in ``WWW-Authenticate`` (``authorization_uri=".../{tenant}"``)."""
+    header = exc.headers.get("WWW-Authenticate") or exc.headers.get("www-authenticate") or ""
+    found = re.search(r'authorization(?:_uri)?="https?://[^/"]+/([0-9A-Za-z.-]+)', header)
+    return found.group(1).lower() if found else None
+
+
+def purview_refusal(exc: HttpError, *, what: str, role: str, tenant_id: str | None) -> tuple[str, str, str]:
+    """``(code, message, action)`` for a Purview 401 / 403 (reference §1.6): 401 is a token problem —
+    ``tenant_mismatch`` when the challenge names another tenant than the token's, else
+    ``authentication_failed``; 403 is a valid token without the role: ``insufficient_permissions``."""
+    detail = error_text(exc.body)
+    if exc.status == 401:
+        theirs = challenge_tenant(exc)
+        if theirs and tenant_id and theirs != tenant_id.lower():
+            return (
+                "tenant_mismatch",
+                f"Purview refused {what} (HTTP 401): the Purview account belongs to tenant {theirs}, but the "
+                f"token was issued by tenant {tenant_id}.",
+                f"{TENANT_HINT} Use the tenant of the Purview account ({theirs}) and an app registration or "
+                "managed identity of that tenant.",
+            )
+        return (
+            "authentication_failed",
+            f"Purview refused {what} (HTTP 401: {detail}): the token is missing, expired or not for Purview.",
+            TOKEN_HINT,
+        )
+    return (
+        "insufficient_permissions",
+        f"Purview refused {what} (HTTP {exc.status}: {detail}); the {role} role is missing.",
+        ROLES_HINT,
+    )
+
+
+def call_purview(fn: Any, what: str, role: str, *, tenant_id: str | None = None) -> Any:
     """Run a Purview call and turn its failure into the connection-check error a person can act on."""
     try:
         return fn()
     except HttpError as exc:
         if exc.status in (401, 403):
-            raise connection_error(
-                "insufficient_permissions",
-                f"Purview refused {what} (HTTP {exc.status}); the {role} role is missing. {ROLES_HINT}",
-            ) from None
+            code, message, action = purview_refusal(exc, what=what, role=role, tenant_id=tenant_id)
+            raise connection_error(code, f"{message} {action}") from None
         if exc.status == 404:
             raise connection_error(
                 "invalid_endpoint",

@@ -19,6 +19,8 @@ from purview_sync.clients.http import ApiClient, HttpError, RetryPolicy, shared_
 
 SEARCH_API_VERSION = "2023-09-01"
 ACCOUNT_API_VERSION = "2019-11-01-preview"
+# tenant-level hosts ({tenant}-api.purview-service.microsoft.com) have only been seen with this one (§6 [O])
+ACCOUNT_API_VERSION_FALLBACK = "2023-10-01-preview"
 SEARCH_PAGE_LIMIT = 1000
 BULK_GET_MAX = 100
 BULK_GET_CONCURRENCY = 4  # bulk GETs in flight while matching (docs/performance.md)
@@ -154,6 +156,15 @@ class PurviewClient(ApiClient):
                 return None
             raise
 
+    def list_typedef_headers(self, category: str) -> list[dict[str, Any]]:
+        """``GET /types/typedefs/headers?type=`` → ``[{category, guid, name}]`` (``Type_ListHeaders`` [S])."""
+        headers = self.get_json(
+            "/datamap/api/atlas/v2/types/typedefs/headers", kind="typedef_headers", params={"type": category}
+        )
+        if not isinstance(headers, list):
+            raise ValueError("the typedef headers are not a list")
+        return [h for h in headers if isinstance(h, dict) and h.get("category", category) == category]
+
     def create_typedefs(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request(
             "POST", "/datamap/api/atlas/v2/types/typedefs", kind="typedef_write", json=body
@@ -166,8 +177,23 @@ class PurviewClient(ApiClient):
 
     # --- account plane -----------------------------------------------------------------------------
     def list_collections(self) -> Iterator[dict[str, Any]]:
-        url: str | None = f"/account/collections?api-version={ACCOUNT_API_VERSION}"
-        while url:
-            page = self.get_json(url, kind="collections")  # nextLink is host-checked like any URL
+        """Every collection, following ``nextLink``. A host that refuses the older account api-version
+        (400/404 on the first page) is asked again with ``2023-10-01-preview``, and that one is kept for it."""
+        version = _account_versions.get(self.base_url.lower(), ACCOUNT_API_VERSION)
+        try:
+            page = self.get_json(f"/account/collections?api-version={version}", kind="collections")
+        except HttpError as exc:
+            if exc.status not in (400, 404) or version == ACCOUNT_API_VERSION_FALLBACK:
+                raise
+            version = ACCOUNT_API_VERSION_FALLBACK
+            page = self.get_json(f"/account/collections?api-version={version}", kind="collections")
+            _account_versions[self.base_url.lower()] = version
+        while True:
             yield from page.get("value") or []
             url = page.get("nextLink")
+            if not url:
+                return
+            page = self.get_json(url, kind="collections")  # nextLink is host-checked like any URL
+
+
+_account_versions: dict[str, str] = {}  # account endpoint → the account api-version it answers

@@ -40,6 +40,7 @@ from typing import Any
 
 import requests
 
+from purview_sync.clients.connection import TOKEN_HINT
 from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError, error_text
 from purview_sync.clients.purview import PurviewClient
 from purview_sync.sync.job import DatastoreJob, SyncContext
@@ -324,7 +325,13 @@ def describe_failure(item: Write, exc: Exception) -> tuple[str, str]:
     name = item.asset.qualified_name
     if isinstance(exc, HttpError):
         detail = error_text(exc.body)
-        if exc.status in (401, 403):
+        if exc.status == 401:  # a token problem, not a role (reference §1.6)
+            return (
+                f"Purview did not accept the token while writing the {GROUP} values of {name} "
+                f"(HTTP 401: {detail}).",
+                TOKEN_HINT,
+            )
+        if exc.status == 403:
             return (
                 f"Purview refused to write the {GROUP} values of {name} (HTTP {exc.status}: {detail}).",
                 "Give the integration's identity the Data Curator role on the collection that holds this "

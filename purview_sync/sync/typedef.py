@@ -7,8 +7,11 @@ adds it to the existing group with a PUT. Names and types can never be changed o
 
 ``ensure_qualytics_typedef`` makes the group exist with every attribute, applicable to every SQL database /
 schema / table / view / column type of ``matcher.ALL_APPLICABLE_TYPES``:
-GET by name → POST when absent (a 409 from a concurrent creator counts as success, then GET) → PUT when an
-attribute or an applicable type is missing. It runs once per process per Purview endpoint (later calls cost
+one ``GET /types/typedefs/headers?type=ENTITY`` says which of those types the account has (a 404 "Given
+typename X was invalid" on the create still prunes X, when the headers cannot be read); then GET by name →
+POST when absent (a 409 from a concurrent creator counts as success, then GET; if that GET still answers 404
+— another node's type cache lags — the writes go ahead and the group is checked again next time) → PUT when
+an attribute or an applicable type is missing. It runs once per process per Purview endpoint (later calls cost
 no request); concurrent datastores of one process wait for the first.
 """
 
@@ -22,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from purview_sync.clients.connection import TOKEN_HINT
 from purview_sync.clients.http import HttpError
 from purview_sync.clients.purview import PurviewClient
 from purview_sync.sync.matcher import ALL_APPLICABLE_TYPES
@@ -147,18 +151,38 @@ def ensure_qualytics_typedef(purview: PurviewClient) -> None:
     with _lock_for(key):
         if key in _ensured:
             return
-        _ensure(purview)
-        _ensured.add(key)
+        if _ensure(purview):
+            _ensured.add(key)
 
 
-def _ensure(purview: PurviewClient) -> None:
-    applicable = tuple(ALL_APPLICABLE_TYPES)
-    # An account may lack some of the entity types (a source never registered there): Atlas then answers
-    # 404 "Given typename X was invalid"; X is left out and the call made again, at most once per type.
+def existing_types(purview: PurviewClient, wanted: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``wanted`` minus the entity types this account lacks, from one ``GET /types/typedefs/headers``;
+    None when the headers cannot be read (then the 404 of the create names what is missing)."""
+    try:
+        names = {h.get("name") for h in purview.list_typedef_headers("ENTITY")}
+    except (HttpError, ValueError) as exc:
+        if isinstance(exc, HttpError) and (exc.status in (408, 429) or exc.status >= 500):
+            raise  # an outage: the caller decides
+        log.info("typedef headers unavailable (%s); unknown entity types are pruned one by one", exc)
+        return None
+    absent = [t for t in wanted if t not in names]
+    if absent:
+        log.info("entity types not in this Purview account, not applicable to: %s", ", ".join(absent))
+    return tuple(t for t in wanted if t in names)
+
+
+def _ensure(purview: PurviewClient) -> bool:
+    """True when the group was seen complete; False when a 409 said it exists but it is not readable yet."""
+    applicable = existing_types(purview, tuple(ALL_APPLICABLE_TYPES))
+    if applicable is None:
+        applicable = tuple(ALL_APPLICABLE_TYPES)
+    # Fallback when the headers could not be read, or are behind: Atlas answers 404 "Given typename X was
+    # invalid" for a type it lacks; X is left out and the call made again, at most once per type.
     for _ in range(len(applicable) + 1):
+        if not applicable:
+            break
         try:
-            _create_or_complete(purview, applicable)
-            return
+            return _create_or_complete(purview, applicable)
         except HttpError as exc:
             unknown = _unknown_type(exc)
             if unknown is None or unknown not in applicable:
@@ -176,23 +200,27 @@ def _ensure(purview: PurviewClient) -> None:
     )
 
 
-def _create_or_complete(purview: PurviewClient, applicable: tuple[str, ...]) -> None:
+def _create_or_complete(purview: PurviewClient, applicable: tuple[str, ...]) -> bool:
     existing = purview.get_business_metadata_def(GROUP)
     if existing is None:
         try:
             purview.create_typedefs({"businessMetadataDefs": [group_def(applicable)]})
             log.info("created the %s managed attribute group in %s", GROUP, purview.base_url)
-            return
+            return True
         except HttpError as exc:
             if exc.status != 409:
                 raise
             existing = purview.get_business_metadata_def(GROUP)  # created meanwhile by someone else
             if existing is None:
-                raise
+                # it exists (409) but this node cannot read it yet: carry on with the writes, and check it
+                # again next time instead of caching it as complete
+                log.warning("the %s group exists (409) but is not readable yet; carrying on", GROUP)
+                return False
     update = missing_parts(existing, applicable)
     if update is not None:
         purview.update_typedefs({"businessMetadataDefs": [update]})
         log.info("added missing attributes / applicable types to the %s group", GROUP)
+    return True
 
 
 def _unknown_type(exc: HttpError) -> str | None:
@@ -203,7 +231,12 @@ def _unknown_type(exc: HttpError) -> str | None:
 
 
 def _refusal(exc: HttpError) -> TypedefError | None:
-    if exc.status in (401, 403):
+    if exc.status == 401:
+        return TypedefError(
+            f"Purview did not accept the token while creating the {GROUP} managed attributes (HTTP 401).",
+            TOKEN_HINT,
+        )
+    if exc.status == 403:
         return TypedefError(
             f"Purview refused to create or update the {GROUP} managed attributes (HTTP {exc.status}).",
             "Give the integration's identity the Data Curator role on the root collection (managed "

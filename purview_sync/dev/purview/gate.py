@@ -183,7 +183,9 @@ class Gate(Rendering):
                     },
                 )
             return
-        if version not in versions:
+        if version not in versions or (
+            plane == "account" and version in self.knobs.refused_account_api_versions
+        ):
             raise HttpError(
                 400,
                 {

@@ -19,6 +19,11 @@ from purview_sync.dev.purview.vocab import ROLES, SQL_FLAVORS, qn_segment
 class Seeding(Rendering, TypedefRules, BusinessMetadataValues):
     """Build and inspect an estate without HTTP; every method takes the store lock."""
 
+    def set_knobs(self, **values: object) -> None:
+        """Turn the simulator's unknown-behaviour knobs (``knobs.Knobs``), e.g. ``bm_group_post="replace"``."""
+        with self._lock:
+            self.knobs.update(**values)
+
     # --- seeding: roles and collections ----------------------------------------------------------------
     def grant(self, principal_id: str, *roles: str, collection: str | None = None) -> None:
         """Give ``principal_id`` (token ``appid`` or ``oid``) roles on a collection (None = root, inherited

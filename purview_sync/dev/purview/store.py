@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from purview_sync.dev.purview.knobs import Knobs
 from purview_sync.dev.purview.records import Collection, Entity, Rel, SimCall, now_ms
 from purview_sync.dev.purview.vocab import CATEGORIES, GUID_NS, SYSTEM_CLASSIFICATIONS, builtin_entity_types
 from purview_sync.dev.simserver import SimServer, Simulator
@@ -37,6 +38,7 @@ class PurviewStore(Simulator):
             f"purview-{account}", ssl_context=tls.server_context() if tls else None, port=port
         )
         self.collections_page_size = 50  # account plane page size [U]; tests lower it to exercise nextLink
+        self.knobs = Knobs()  # the unknowns of a real account, one switch each (knobs.py)
         self.calls: deque[SimCall] = deque(maxlen=100_000)
         self._lock = threading.RLock()
         self._seq = itertools.count()
@@ -56,6 +58,8 @@ class PurviewStore(Simulator):
         self._def_guids: dict[str, tuple[str, str]] = {}
         self._bm_applicable: dict[tuple[str, str], frozenset[str]] = {}
         self._ancestor_cache: dict[str, frozenset[str]] = {}
+        self._def_lag: dict[str, int] = {}  # typedef name → GETs by name that still answer 404
+        self._stale: dict[str, Entity] = {}  # purged entities search still returns (eventual consistency)
         self._applicable_cache: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         self._collections[account] = Collection(account, account, None, None, now_ms())
         for name, supers in builtin_entity_types().items():
@@ -155,6 +159,9 @@ class PurviewStore(Simulator):
         }
 
     def _store_def(self, category: str, d: dict[str, Any]) -> None:
+        lag = self.knobs.typedef_read_lag
+        if lag and category == "BUSINESS_METADATA" and d["name"] not in self._defs[category]:
+            self._def_lag[d["name"]] = lag  # knob: GETs by name do not see the new def yet
         self._defs[category][d["name"]] = d
         self._def_guids[d["guid"]] = (category, d["name"])
         if category == "BUSINESS_METADATA":
