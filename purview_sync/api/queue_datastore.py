@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 from pydantic import ValidationError
 
+from purview_sync import telemetry
 from purview_sync.app import processing
 from purview_sync.app.services import get_services
 from purview_sync.hostconfig import max_dequeue_count
@@ -20,9 +21,16 @@ def process_datastore(msg: func.QueueMessage) -> None:
         message = DatastoreMessage.model_validate_json(msg.get_body())
     except ValidationError as exc:
         raise ValueError(f"malformed {QUEUE_DATASTORE} message {msg.id}: {exc.errors()[0]['msg']}") from None
-    processing.process_datastore(
-        get_services(),
-        message,
+    with telemetry.span(
+        telemetry.SPAN_DATASTORE,
+        integration_id=message.integration_id,
+        run_id=message.run_id,
+        datastore_id=message.datastore_id,
         dequeue_count=msg.dequeue_count or 1,
-        max_dequeue_count=max_dequeue_count(),
-    )
+    ):
+        processing.process_datastore(
+            get_services(),
+            message,
+            dequeue_count=msg.dequeue_count or 1,
+            max_dequeue_count=max_dequeue_count(),
+        )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import requests
 from azure.core.exceptions import ClientAuthenticationError
 
+from purview_sync import telemetry
 from purview_sync.app.runs import finish_if_done
 from purview_sync.app.services import Services
 from purview_sync.clients.connection import (
@@ -197,6 +198,9 @@ def _settle_report(
     row.unmatched_sample = report.unmatched_sample
     row.finished_at = now_iso()
     _save_row(services, integration_id, row)
+    telemetry.add("purview_sync.attributes_written", report.attributes_written, datastore_id=row.datastore_id)
+    telemetry.add("purview_sync.tags_changed", report.tags_added, change="added")
+    telemetry.add("purview_sync.tags_changed", report.tags_removed, change="removed")
 
 
 def _save_row(services: Services, integration_id: str, row: DatastoreRow) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from purview_sync import telemetry
 from purview_sync.app.integrations import load
 from purview_sync.app.services import Services
 from purview_sync.clients.http import HttpError, RetryPolicy
@@ -27,6 +28,7 @@ from purview_sync.models import (
     DatastoreMessage,
     Integration,
     SyncRequest,
+    iso_to_epoch,
     new_id,
     now_iso,
 )
@@ -198,8 +200,18 @@ def finish_if_done(services: Services, integration_id: str, run_id: str) -> None
             summary = run_view(services, integration_id, run_id, with_datastores=False)
             services.integrations.set_last_sync(integration_id, summary)
             log.info("run %s finished: %s %s", run_id, run.status, summary["totals"])
+            _record_run(run)
         services.syncs.release_lock(integration_id, run_id)
         return
+
+
+def _record_run(run: Run) -> None:
+    started, finished = iso_to_epoch(run.started_at), iso_to_epoch(run.finished_at)
+    if started is None or finished is None:
+        return
+    ids = {"integration_id": run.integration_id, "run_id": run.id, "status": run.status}
+    telemetry.finished_span(telemetry.SPAN_RUN, started, finished, **ids)
+    telemetry.add("purview_sync.run.duration", max(finished - started, 1e-6), status=run.status)
 
 
 def cancel_sync(services: Services, integration_id: str) -> dict[str, Any]:

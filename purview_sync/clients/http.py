@@ -25,6 +25,8 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from purview_sync import telemetry
+
 log = logging.getLogger(__name__)
 
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -304,6 +306,10 @@ class ApiClient:
         response = self.session.request(
             method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
         )
+        if self.service == "purview":
+            telemetry.add("purview_sync.purview.requests", kind=kind, status=response.status_code)
+            if response.status_code == 429:
+                telemetry.add("purview_sync.purview.throttled", kind=kind)
         if limiter is not None:
             if response.status_code == 429:
                 limiter.on_throttle(sent_at, parse_retry_after(response.headers.get("Retry-After")))
