@@ -34,7 +34,10 @@ def is_id(value: str | None) -> bool:
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """An HTTP request body: unknown keys refused, and strict JSON types (``true``/``false`` only for a
+    boolean — never ``"yes"`` or ``1`` — and integers only where integers are meant, never ``"5"``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 def _https_url(value: str) -> str:
@@ -122,7 +125,7 @@ class DatastoreMessage(BaseModel):
 
 
 class EventMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     type: Literal["scan_completed", "anomaly_updated", "check_archived"]
     datastore_id: int
     container_id: int | None = None
