@@ -6,9 +6,12 @@ Read once per process through ``get_settings()``; tests that change the environm
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+import string
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 DEFAULT_ALLOWED_HOSTS = "*.purview.azure.com,*.purview-service.microsoft.com"
 PUBLIC_AUTHORITY_HOSTS = (
@@ -31,7 +34,71 @@ SETTING_NAMES = (
     "AZURE_CLIENT_ID",
     "SYNC_LOCK_TTL_SECONDS",
     "EVENT_COALESCE_SECONDS",
+    "QUALYTICS_LINK_TEMPLATES",
 )
+
+# The links pushed as QualyticsURL (the UI's deep-link format is not documented — reference §13 — so
+# QUALYTICS_LINK_TEMPLATES may override any of them with a JSON object of the same keys).
+DEFAULT_LINK_TEMPLATES = {
+    "datastore": "{ui}/datastores/{datastore_id}",
+    "table": "{ui}/datastores/{datastore_id}/tables/{container_id}",
+    "column": "{ui}/datastores/{datastore_id}/tables/{container_id}/fields/{field_id}",
+}
+_LINK_PLACEHOLDERS = {
+    "datastore": {"ui", "datastore_id"},
+    "table": {"ui", "datastore_id", "container_id"},
+    "column": {"ui", "datastore_id", "container_id", "field_id"},
+}
+
+
+def parse_link_templates(raw: str | None) -> dict[str, str]:
+    """``QUALYTICS_LINK_TEMPLATES`` (a JSON object with any of the keys ``datastore``, ``table``, ``column``)
+    over the defaults; a malformed value fails at start-up with a message naming the setting."""
+    templates = dict(DEFAULT_LINK_TEMPLATES)
+    if not raw:
+        return templates
+    try:
+        given: Any = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"QUALYTICS_LINK_TEMPLATES is not valid JSON: {exc}") from None
+    if not isinstance(given, dict):
+        raise ValueError('QUALYTICS_LINK_TEMPLATES must be a JSON object, e.g. {"table": "{ui}/t/{container_id}"}')
+    for key, value in given.items():
+        if key not in DEFAULT_LINK_TEMPLATES:
+            raise ValueError(f"QUALYTICS_LINK_TEMPLATES: unknown key '{key}' (use {sorted(DEFAULT_LINK_TEMPLATES)})")
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"QUALYTICS_LINK_TEMPLATES: '{key}' must be a non-empty string")
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"QUALYTICS_LINK_TEMPLATES: '{key}' is not a valid pattern: {exc}") from None
+        unknown = names - _LINK_PLACEHOLDERS[key]
+        if unknown:
+            raise ValueError(
+                f"QUALYTICS_LINK_TEMPLATES: '{key}' uses {sorted(unknown)}; it may use "
+                f"{sorted(_LINK_PLACEHOLDERS[key])}"
+            )
+        templates[key] = value
+    return templates
+
+
+@dataclass(frozen=True)
+class LinkTemplates:
+    """The QualyticsURL of a datastore, a table or a column."""
+
+    ui: str
+    templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LINK_TEMPLATES))
+
+    def datastore(self, datastore_id: int) -> str:
+        return self.templates["datastore"].format(ui=self.ui, datastore_id=datastore_id)
+
+    def table(self, datastore_id: int, container_id: int) -> str:
+        return self.templates["table"].format(ui=self.ui, datastore_id=datastore_id, container_id=container_id)
+
+    def column(self, datastore_id: int, container_id: int, field_id: int) -> str:
+        return self.templates["column"].format(
+            ui=self.ui, datastore_id=datastore_id, container_id=container_id, field_id=field_id
+        )
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -56,6 +123,7 @@ class Settings:
     managed_identity_client_id: str | None
     sync_lock_ttl_seconds: int
     event_coalesce_seconds: int
+    qualytics_link_templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LINK_TEMPLATES))
 
     @property
     def authority_is_public_cloud(self) -> bool:
@@ -85,6 +153,7 @@ def load_settings() -> Settings:
         managed_identity_client_id=_env("AZURE_CLIENT_ID"),
         sync_lock_ttl_seconds=int(_env("SYNC_LOCK_TTL_SECONDS", "300") or 300),
         event_coalesce_seconds=int(_env("EVENT_COALESCE_SECONDS", "30") or 30),
+        qualytics_link_templates=parse_link_templates(_env("QUALYTICS_LINK_TEMPLATES")),
     )
 
 

@@ -21,7 +21,7 @@ from purview_sync import telemetry
 from purview_sync.app.integrations import load
 from purview_sync.app.services import Services
 from purview_sync.clients.http import HttpError, RetryPolicy
-from purview_sync.clients.qualytics import DATABASE_STORE_TYPES
+from purview_sync.clients.qualytics import DATABASE_STORE_TYPES, SQL_SERVER_TYPES
 from purview_sync.errors import ApiError
 from purview_sync.models import (
     COUNT_KEYS,
@@ -39,6 +39,23 @@ log = logging.getLogger(__name__)
 
 
 # --- start ----------------------------------------------------------------------------------------
+
+
+def skip_reason(ds: dict[str, Any]) -> str | None:
+    """Why a datastore is not synced at all: a file datastore, or a database Purview does not scan as SQL."""
+    store_type = str(ds.get("store_type") or "").lower()
+    if store_type not in DATABASE_STORE_TYPES:
+        return (
+            f"file-based datastore (store_type '{store_type or 'unknown'}'): only database datastores are "
+            "synced with Purview"
+        )
+    kind = str(ds.get("type") or "").lower()
+    if kind and kind not in SQL_SERVER_TYPES:
+        return (
+            f"database type '{kind}': only SQL Server family databases ({', '.join(sorted(SQL_SERVER_TYPES))}), "
+            "which Purview scans as Azure SQL / SQL Server / Synapse assets, are synced with Purview"
+        )
+    return None
 
 
 def start_sync(services: Services, integration_id: str, body: SyncRequest) -> dict[str, Any]:
@@ -104,15 +121,9 @@ def open_run(
     rows: list[DatastoreRow] = []
     for ds in datastores:
         row = DatastoreRow(run_id=run.id, datastore_id=int(ds["id"]), name=str(ds.get("name") or ""))
-        store_type = str(ds.get("store_type") or "").lower()
-        if store_type not in DATABASE_STORE_TYPES:
-            row.status, row.reason = (
-                "skipped",
-                (
-                    f"file-based datastore (store_type '{store_type or 'unknown'}'): only database datastores "
-                    "are synced with Purview"
-                ),
-            )
+        reason = skip_reason(ds)
+        if reason is not None:
+            row.status, row.reason = "skipped", reason
             row.finished_at = run.started_at
             log.info("run %s: datastore %s '%s' skipped: %s", run.id, row.datastore_id, row.name, row.reason)
         rows.append(row)

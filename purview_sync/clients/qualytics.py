@@ -13,6 +13,9 @@ from purview_sync.clients.http import ApiClient, HttpError, RetryPolicy
 
 PAGE_SIZE = 100
 DATABASE_STORE_TYPES = frozenset({"jdbc", "native"})
+# datastore ``type``s whose databases Purview scans as SQL Server family assets (mssql:// qualifiedNames)
+SQL_SERVER_TYPES = frozenset({"sqlserver", "synapse"})
+FINDINGS = {"anomalies": ("/anomalies", "anomalies"), "checks": ("/quality-checks", "quality_checks")}
 
 
 class QualyticsClient(ApiClient):
@@ -27,18 +30,36 @@ class QualyticsClient(ApiClient):
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"}
 
+    def pages(
+        self, path: str, *, kind: str, params: dict[str, Any] | None = None, size: int = PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """Every page body of a listing, stopping on ``pages``, on ``total`` or on a short page — so a
+        listing of up to ``size`` items costs one request."""
+        page = 1
+        while True:
+            body = self.get_json(path, kind=kind, params={**(params or {}), "page": page, "size": size})
+            yield body
+            items = body.get("items") or []
+            pages, total = body.get("pages"), body.get("total")
+            if not items or len(items) < size:
+                return
+            if isinstance(pages, int) and page >= pages:
+                return
+            if isinstance(total, int) and page * size >= total:
+                return
+            page += 1
+
     def paged(
         self, path: str, *, kind: str, params: dict[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]:
-        page = 1
-        while True:
-            body = self.get_json(path, kind=kind, params={**(params or {}), "page": page, "size": PAGE_SIZE})
-            items = body.get("items") or []
-            yield from items
-            pages = body.get("pages")
-            if not items or (pages is not None and page >= pages):
-                return
-            page += 1
+        for body in self.pages(path, kind=kind, params=params):
+            yield from body.get("items") or []
+
+    def total(self, path: str, *, kind: str, params: dict[str, Any]) -> int | None:
+        """How many items a listing holds: ``size=1`` and read ``total`` (None when the answer has none)."""
+        body = self.get_json(path, kind=kind, params={**params, "page": 1, "size": 1})
+        total = body.get("total") if isinstance(body, dict) else None
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
 
     # --- reads ---------------------------------------------------------------------------------
     def list_datastores(self) -> Iterator[dict[str, Any]]:
@@ -47,6 +68,15 @@ class QualyticsClient(ApiClient):
     def get_datastore(self, datastore_id: int) -> dict[str, Any] | None:
         try:
             return self.get_json(f"/datastores/{int(datastore_id)}", kind="datastore")
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def get_connection(self, connection_id: int) -> dict[str, Any] | None:
+        """``GET /connections/{id}``: where the host of a datastore lives (its ``connection`` is a stub)."""
+        try:
+            return self.get_json(f"/connections/{int(connection_id)}", kind="connection")
         except HttpError as exc:
             if exc.status == 404:
                 return None
@@ -68,21 +98,35 @@ class QualyticsClient(ApiClient):
             params={"datastore": int(datastore_id), "container_type": "table"},
         )
 
-    def list_fields(self, datastore_id: int) -> Iterator[dict[str, Any]]:
-        """Every field of the datastore in one paged listing (not one request per table)."""
-        return self.paged("/fields", kind="fields", params={"datastore": int(datastore_id)})
+    def get_container(self, container_id: int) -> dict[str, Any] | None:
+        try:
+            return self.get_json(f"/containers/{int(container_id)}", kind="container")
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
-    def list_active_anomalies(self, datastore_id: int) -> Iterator[dict[str, Any]]:
-        return self.paged(
-            "/anomalies", kind="anomalies", params={"datastore": int(datastore_id), "status": "Active"}
-        )
+    def list_fields(self, container_id: int) -> list[dict[str, Any]]:
+        """The fields of one container (``container_id=``): a field object does not name its container,
+        so the request does. One request for a table of up to 100 columns."""
+        return list(self.paged("/fields", kind="fields", params={"container_id": int(container_id)}))
 
-    def list_active_checks(self, datastore_id: int) -> Iterator[dict[str, Any]]:
-        return self.paged(
-            "/quality-checks",
-            kind="quality_checks",
-            params={"datastore": int(datastore_id), "status": "Active"},
-        )
+    def active_pages(
+        self, what: str, datastore_id: int, container_id: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The pages of a datastore's (or one container's) ``Active`` anomalies or checks."""
+        path, kind = FINDINGS[what]
+        params: dict[str, Any] = {"datastore": int(datastore_id), "status": "Active"}
+        if container_id is not None:
+            params["container"] = int(container_id)
+        return self.pages(path, kind=kind, params=params)
+
+    def count_active(self, what: str, datastore_id: int, container_id: int, field: str) -> int | None:
+        """Active anomalies or checks of one column (``container``, ``field``, ``status=Active``, ``size=1``)."""
+        path, kind = FINDINGS[what]
+        params = {"datastore": int(datastore_id), "container": int(container_id), "field": field,
+                  "status": "Active"}  # fmt: skip
+        return self.total(path, kind=f"{kind}_count", params=params)
 
     # --- tags ----------------------------------------------------------------------------------
     def list_tags(self) -> Iterator[dict[str, Any]]:
@@ -96,23 +140,9 @@ class QualyticsClient(ApiClient):
                 return None
             raise
 
-    def tag_usage(self) -> dict[str, int | None]:
-        """Tag name → how many entities carry it as their own (``GET /global-tags/listing``'s ``count``;
-        ``None`` when the answer has no count). A plain list or a paged body, whichever the API answers."""
-        usage: dict[str, int | None] = {}
-        page = 1
-        while True:
-            body = self.get_json(
-                "/global-tags/listing", kind="tags_listing", params={"page": page, "size": PAGE_SIZE}
-            )
-            items = body if isinstance(body, list) else body.get("items") or []
-            for item in items:
-                count = item.get("count")
-                usage[str(item.get("name"))] = int(count) if isinstance(count, int) else None
-            pages = None if isinstance(body, list) else body.get("pages")
-            if not items or pages is None or page >= pages:
-                return usage
-            page += 1
+    def tagged_total(self, what: str, name: str) -> int | None:
+        """How many datastores / containers / fields carry the tag (``tag=<name>``, read ``total``)."""
+        return self.total(f"/{what}", kind=f"{what}_tagged", params={"tag": name})
 
     def create_tag(
         self, name: str, *, description: str, category: str, color: str | None = None

@@ -32,8 +32,9 @@ def sync_datastore(job: DatastoreJob) -> None:
         snapshot = DatastoreSnapshot.load(
             qualytics, job.datastore, with_counts=job.push, container_id=job.container_id
         )
+        report.warnings.extend(snapshot.warnings)
         match = Matcher(purview, job.integration.domains).match(
-            job.datastore, snapshot.tables, snapshot.fields_by_table
+            snapshot.datastore, snapshot.tables, snapshot.fields_by_table
         )
         name = describe(job.datastore)
         if match.status == "ambiguous":

@@ -7,12 +7,14 @@ through its public API, so they are ``global`` tags in the category ``Microsoft 
 
 Rules
 -----
-* Tag lists are full replacements of a resource's **own** tags: the current own list is read, and the full
-  new list is written only when it changed (PUT for the datastore, bulk PATCH ≤ 100 for containers and
-  fields). A second pull of an unchanged estate writes nothing.
-* Own vs inherited: an entry marked ``inherited`` is not own; without that marker (the real API may not
-  send one) a name the parent (datastore / container) also shows counts as inherited — unless a mapping
-  row says pull put it on this resource itself. A table's tags are therefore never copied onto columns.
+* Tag lists are full replacements: a write sends every name the resource shows now, minus the mapped names
+  pull removes, plus the names it adds (``tag_state``) — a parent's names are never subtracted, so a tag the
+  user put on a datastore and on its table both stays on both; an ``inherited`` marker is honoured only when
+  the API sends one. The list is written only when it changed (PUT for the datastore, bulk PATCH ≤ 100 for
+  containers and fields); a second pull of an unchanged estate writes nothing.
+* Order: fields, then containers, then the datastore. Whether Qualytics materialises a parent's tags on
+  its children is not documented; writing children first means a cascade from the parent's write (adding
+  or removing) is never undone by a child's list computed before it. Both behaviours end the same.
 * TagMappings (PartitionKey = integration id) record each tag pull put on a resource; pull removes exactly
   those when their classification/label is gone, and never a tag it has no mapping for (the user's own).
   A mapping is written *before* the tag list that adds it, and deleted *after* the list that drops it, so a
@@ -23,10 +25,13 @@ Rules
   the user's: with ``overwrite_tags`` off it is left as it is and the Purview tag skipped (counted, with a
   warning naming it); with it on, pull takes it over (category and description become Purview's).
   A pre-existing association of a taken-over tag is left alone (pull did not add it, so it never removes it).
-* Clean-up: a tag pull **created** that nothing carries any more (the listing's ``count`` is 0 and no
-  mapping of any integration names it) is deleted. Taken-over and user tags are never deleted; without a
-  usage count from the API nothing is deleted. A claim row whose tag never appeared is dropped only after
-  ``CLAIM_GRACE_SECONDS`` (its creation may be in flight in another datastore's pull).
+* A create answered with any 4xx (409, 400 or 422 — the status of a duplicate is not documented) → the tag
+  is read by name; if it exists, pull carries on with it as with a 409.
+* Clean-up: a tag pull **created** that no mapping of any integration names any more is deleted only after
+  ``tag=<name>`` on ``/datastores``, ``/containers`` and ``/fields`` all answer ``total`` 0 (the listing's
+  ``count`` is not documented, so it is not used). Taken-over and user tags are never deleted. A claim row
+  whose tag never appeared is dropped only after ``CLAIM_GRACE_SECONDS`` (its creation may be in flight in
+  another datastore's pull).
 
 Concurrency: the datastores of one run pull in parallel and share tags. A pull records its mapping rows
 before it creates or writes a tag, and re-lists the tags it found existing once those rows are stored, so a
@@ -159,16 +164,15 @@ class TagPull:
         except HttpError as exc:
             if _retriable(exc):
                 raise
-            if exc.status != 409:
+            # a duplicate may be answered 409, 400 or 422: whether the tag exists now tells
+            existing = self.qualytics.get_tag(name) if 400 <= exc.status < 500 else None
+            if existing is None:
                 self.report.error(
                     f"Could not create the tag '{name}' in Qualytics (from Purview {source.kind} "
                     f"'{source.value}'): {exc}",
                     EDITOR_ACTION,
                     asset=name,
                 )
-                return ERROR
-            existing = self.qualytics.get_tag(name)  # created meanwhile: by a concurrent pull, or a user
-            if existing is None:
                 return ERROR
             self.catalog[name] = existing
             if looks_pulled(existing):
@@ -180,7 +184,7 @@ class TagPull:
         return USE
 
     def _take_over(self, name: str, source: TagSource, tag: dict[str, Any]) -> str:
-        update: dict[str, Any] = {"category": CATEGORY}
+        update: dict[str, Any] = {"type": tag.get("type") or "global", "category": CATEGORY}
         if tag.get("type") != "external":  # external tags only accept category / weight_modifier
             update.update(description=source.description, color=COLOR)
         try:
@@ -251,18 +255,18 @@ class TagPull:
         for r in resources:
             if r.changed:
                 by_kind[r.kind].append(r)
-        for r in by_kind["datastore"]:
-            if self._attempt([r], self.qualytics.set_datastore_tags, r.id, r.new_own):
-                done.append(r)
-        for kind, write in (
-            ("container", self.qualytics.set_container_tags),
+        for kind, write in (  # children first (see the module docstring)
             ("field", self.qualytics.set_field_tags),
+            ("container", self.qualytics.set_container_tags),
         ):
             batch = by_kind[kind]
             for start in range(0, len(batch), PAGE_SIZE):
                 chunk = batch[start : start + PAGE_SIZE]
                 if self._attempt(chunk, write, [{"id": r.id, "tags": r.new_own} for r in chunk]):
                     done.extend(chunk)
+        for r in by_kind["datastore"]:
+            if self._attempt([r], self.qualytics.set_datastore_tags, r.id, r.new_own):
+                done.append(r)
         gone = [r.mapped[name] for r in done for name in r.remove]
         if gone:
             self.repo.delete_many(self.integration_id, gone)  # after the write (see module docstring)
@@ -306,31 +310,30 @@ class TagPull:
         """Delete the tags this integration created that nothing carries any more."""
         owned = self.repo.owned_tags(self.integration_id)
         created = {name: row for name, row in owned.items() if not row.taken_over}
-        if not created:
-            return
-        usage = self.qualytics.tag_usage()
         for name, row in sorted(created.items()):
-            present = name in usage
-            if present and usage[name] != 0:
-                continue  # carried somewhere (or the API gave no count): keep
-            if not present and not _older_than(row.claimed_at, CLAIM_GRACE_SECONDS):
-                continue  # claimed a moment ago: its creation may be in flight elsewhere
             if self.repo.tag_in_use(name):
                 continue  # a mapping (maybe one being written right now) still names it
-            if present:
-                try:
-                    self.qualytics.delete_tag(name)
-                except HttpError as exc:
-                    if _retriable(exc):
-                        raise
-                    self.report.error(
-                        f"Could not delete the unused tag '{name}' from Qualytics: {exc}",
-                        EDITOR_ACTION,
-                        asset=name,
-                    )
-                    continue
-                log.info("pull: deleted tag '%s' (no resource carries it any more)", name)
+            if self.qualytics.get_tag(name) is None:
+                if _older_than(row.claimed_at, CLAIM_GRACE_SECONDS):
+                    self.repo.delete(self.integration_id, row)  # never appeared, or deleted elsewhere
+                continue  # claimed a moment ago: its creation may be in flight elsewhere
+            if not self._carried_by_nothing(name):
+                continue
+            try:
+                self.qualytics.delete_tag(name)
+            except HttpError as exc:
+                if _retriable(exc):
+                    raise
+                self.report.error(
+                    f"Could not delete the unused tag '{name}' from Qualytics: {exc}", EDITOR_ACTION, asset=name
+                )
+                continue
+            log.info("pull: deleted tag '%s' (no resource carries it any more)", name)
             self.repo.delete(self.integration_id, row)
+
+    def _carried_by_nothing(self, name: str) -> bool:
+        """``tag=<name>`` on datastores, containers and fields all answer ``total`` 0 (a missing total: keep)."""
+        return all(self.qualytics.tagged_total(what, name) == 0 for what in ("datastores", "containers", "fields"))
 
 
 def _older_than(iso: str | None, seconds: float) -> bool:

@@ -4,14 +4,16 @@ Values (DESIGN.md §3b, §5a), one set per matched asset:
 
 * datastore → ``match.root`` (the schema entity; the database entity when the datastore has no schema):
   ``QualityScore`` = newest ``/quality-scores`` snapshot, ``AnomalyCount`` / ``CheckCount`` = the datastore's
-  ``metrics.active_anomalies`` / ``metrics.active_checks`` (the aggregated listings when metrics are absent),
-  ``QualyticsURL`` = ``{QUALYTICS_UI_URL}/datastores/{id}``;
-* table / view → container ``metrics.quality_score.total``, its active anomalies / checks counted from the
-  snapshot's aggregated listings, ``{ui}/datastores/{ds}/tables/{container}``;
-* column → field ``quality_score.total``, the active anomalies / checks whose fields name the column,
-  ``{ui}/datastores/{ds}/tables/{container}/fields/{field}``.
+  ``metrics.active_anomalies`` / ``metrics.active_checks`` (the ``total`` of its Active listings when the
+  datastore shows no such metrics), ``QualyticsURL`` = the ``datastore`` link template;
+* table / view → container ``metrics.quality_score.total``, ``metrics.active_anomalies`` /
+  ``metrics.active_checks``, the ``table`` link template;
+* column → field ``quality_score.total``, the active anomalies / checks of the column (from the listings
+  when their items name container and fields, else asked per column — ``snapshot``), the ``column`` link.
+  Links: ``settings.LinkTemplates`` (``QUALYTICS_LINK_TEMPLATES`` overrides the built-in patterns).
 
-No score → ``QualityScore`` is not written (an older value stays; counts and link are still written).
+No score, or a count that could not be attributed → that attribute is not written (an older value stays;
+the others are still written) — never a 0 from data that could not be read.
 Scores keep at most one decimal (``round(x, 1)``), nothing else is rounded. An event push of one table
 (``job.container_id``) writes that table and its columns only, not the datastore-level values.
 
@@ -43,6 +45,7 @@ import requests
 from purview_sync.clients.connection import TOKEN_HINT
 from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError, error_text
 from purview_sync.clients.purview import PurviewClient
+from purview_sync.settings import LinkTemplates
 from purview_sync.sync.job import DatastoreJob, SyncContext
 from purview_sync.sync.matcher import MatchedAsset
 from purview_sync.sync.snapshot import DatastoreSnapshot
@@ -86,56 +89,35 @@ def score_value(raw: Any) -> float | None:
         return None
 
 
-def _count(raw: Any) -> int | None:
-    if raw is None or isinstance(raw, bool):
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
-
-
-def datastore_facts(snapshot: DatastoreSnapshot, ui_url: str) -> AssetFacts:
-    metrics = snapshot.datastore.get("metrics") or {}
-    anomalies, checks = _count(metrics.get("active_anomalies")), _count(metrics.get("active_checks"))
-    if anomalies is None and snapshot.counts_loaded:
-        anomalies = sum(snapshot.anomalies_by_table.values())
-    if checks is None and snapshot.counts_loaded:
-        checks = sum(snapshot.checks_by_table.values())
+def datastore_facts(snapshot: DatastoreSnapshot, links: LinkTemplates) -> AssetFacts:
     return AssetFacts(
         quality_score=score_value(snapshot.quality_score),
-        anomaly_count=anomalies,
-        check_count=checks,
-        url=f"{ui_url}/datastores/{snapshot.id}",
+        anomaly_count=snapshot.datastore_count("anomalies") if snapshot.counts_loaded else None,
+        check_count=snapshot.datastore_count("checks") if snapshot.counts_loaded else None,
+        url=links.datastore(snapshot.id),
     )
 
 
-def table_facts(snapshot: DatastoreSnapshot, table: dict[str, Any], ui_url: str) -> AssetFacts:
+def table_facts(snapshot: DatastoreSnapshot, table: dict[str, Any], links: LinkTemplates) -> AssetFacts:
     cid = int(table["id"])
-    metrics = table.get("metrics") or {}
-    if snapshot.counts_loaded:
-        anomalies: int | None = snapshot.anomalies_by_table[cid]
-        checks: int | None = snapshot.checks_by_table[cid]
-    else:
-        anomalies, checks = _count(metrics.get("active_anomalies")), _count(metrics.get("active_checks"))
+    metrics = table.get("metrics") if isinstance(table.get("metrics"), dict) else {}
     return AssetFacts(
         quality_score=score_value(metrics.get("quality_score")),
-        anomaly_count=anomalies,
-        check_count=checks,
-        url=f"{ui_url}/datastores/{snapshot.id}/tables/{cid}",
+        anomaly_count=snapshot.table_count("anomalies", table),
+        check_count=snapshot.table_count("checks", table),
+        url=links.table(snapshot.id, cid),
     )
 
 
 def column_facts(
-    snapshot: DatastoreSnapshot, table_id: int, field: dict[str, Any], ui_url: str
+    snapshot: DatastoreSnapshot, table_id: int, field: dict[str, Any], links: LinkTemplates
 ) -> AssetFacts:
-    key = (table_id, str(field.get("name", "")).lower())
-    loaded = snapshot.counts_loaded
+    name = str(field.get("name", ""))
     return AssetFacts(
         quality_score=score_value(field.get("quality_score")),
-        anomaly_count=snapshot.anomalies_by_field[key] if loaded else None,
-        check_count=snapshot.checks_by_field[key] if loaded else None,
-        url=f"{ui_url}/datastores/{snapshot.id}/tables/{table_id}/fields/{int(field['id'])}",
+        anomaly_count=snapshot.column_count("anomalies", table_id, name),
+        check_count=snapshot.column_count("checks", table_id, name),
+        url=links.column(snapshot.id, table_id, int(field["id"])),
     )
 
 
@@ -172,19 +154,20 @@ def changed_values(current: dict[str, Any] | None, wanted: dict[str, Any]) -> di
 def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
     """The writes this datastore needs, and how many attribute values are already right."""
     snapshot, match = context.snapshot, context.match
-    ui_url = job.services.settings.qualytics_ui_url.rstrip("/")
+    settings = job.services.settings
+    links = LinkTemplates(settings.qualytics_ui_url.rstrip("/"), settings.qualytics_link_templates)
     targets: list[tuple[MatchedAsset, AssetFacts]] = []
     if job.container_id is None and match.root is not None:
-        targets.append((match.root, datastore_facts(snapshot, ui_url)))
+        targets.append((match.root, datastore_facts(snapshot, links)))
     tables = {int(t["id"]): t for t in snapshot.tables}
     for cid, asset in match.tables.items():
         if cid in tables:
-            targets.append((asset, table_facts(snapshot, tables[cid], ui_url)))
-    for cid, fields in snapshot.fields_by_table.items():
-        for fld in fields:
-            asset = match.columns.get(int(fld["id"]))
-            if asset is not None:
-                targets.append((asset, column_facts(snapshot, cid, fld, ui_url)))
+            targets.append((asset, table_facts(snapshot, tables[cid], links)))
+    matched = [(cid, fld) for cid, fields in snapshot.fields_by_table.items() for fld in fields
+               if int(fld["id"]) in match.columns]  # fmt: skip
+    snapshot.prefetch_columns((cid, str(fld.get("name", ""))) for cid, fld in matched)
+    for cid, fld in matched:
+        targets.append((match.columns[int(fld["id"])], column_facts(snapshot, cid, fld, links)))
 
     writes: list[Write] = []
     unchanged = 0

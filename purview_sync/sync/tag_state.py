@@ -5,7 +5,6 @@ its matched Purview asset should give it (``Resource``), for the datastore, its 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,31 +21,22 @@ def _entry_name(entry: Any) -> str | None:
     return str(entry) if entry else None
 
 
-def tag_names(entity: dict[str, Any]) -> list[str]:
-    """Every tag name the entity shows (own and inherited), in order."""
-    names = (_entry_name(e) for e in entity.get("global_tags") or [])
-    return list(dict.fromkeys(n for n in names if n))
+def own_tag_names(entity: dict[str, Any]) -> list[str]:
+    """The names a tag write of this entity must keep: every name it shows now.
 
-
-def own_tag_names(
-    entity: dict[str, Any], parent_names: Iterable[str] = (), mapped: Iterable[str] = ()
-) -> list[str]:
-    """The entity's own tag names — what a ``tags`` write replaces.
-
-    ``inherited: true`` entries are not own; entries without the marker are own unless the parent shows
-    the same name, in which case only a mapping (pull put it here itself) makes it own.
+    A parent's names are never subtracted — whether Qualytics shows a datastore's tags on its children
+    only in ``global_tags`` or materialises them there is not documented, and a name the user put on both
+    must survive. At worst an inherited tag becomes explicit on the child. Only an entry the API itself
+    marks ``inherited: true`` is left out (the marker is used when present, never assumed).
     """
-    parents, ours = set(parent_names), set(mapped)
     own: list[str] = []
     for entry in entity.get("global_tags") or []:
         name = _entry_name(entry)
         if not name or name in own:
             continue
-        if isinstance(entry, dict) and isinstance(entry.get("inherited"), bool):
-            if not entry["inherited"]:
-                own.append(name)
-        elif name not in parents or name in ours:
-            own.append(name)
+        if isinstance(entry, dict) and entry.get("inherited") is True:
+            continue
+        own.append(name)
     return own
 
 
@@ -85,10 +75,7 @@ def collect_resources(context: SyncContext, mappings: list[TagMapping]) -> list[
     ds_id = int(ds["id"])
     ds_label = ".".join(str(p) for p in (ds.get("database"), ds.get("schema")) if p) or str(ds.get("name"))
     mapped = by_resource.get(("datastore", ds_id), {})
-    resources = [
-        Resource("datastore", ds_id, ds_label, own_tag_names(ds, (), mapped), _desired(match.root), mapped)
-    ]
-    ds_names = tag_names(ds)
+    resources = [Resource("datastore", ds_id, ds_label, own_tag_names(ds), _desired(match.root), mapped)]
     for table in snapshot.tables:
         tid = int(table["id"])
         mapped = by_resource.get(("container", tid), {})
@@ -97,12 +84,11 @@ def collect_resources(context: SyncContext, mappings: list[TagMapping]) -> list[
                 "container",
                 tid,
                 str(table.get("name")),
-                own_tag_names(table, ds_names, mapped),
+                own_tag_names(table),
                 _desired(match.tables.get(tid)),
                 mapped,
             )
         )
-        table_names = tag_names(table)
         for fld in snapshot.fields_by_table.get(tid, []):
             fid = int(fld["id"])
             mapped = by_resource.get(("field", fid), {})
@@ -111,14 +97,11 @@ def collect_resources(context: SyncContext, mappings: list[TagMapping]) -> list[
                     "field",
                     fid,
                     f"{table.get('name')}.{fld.get('name')}",
-                    own_tag_names(fld, table_names, mapped),
+                    own_tag_names(fld),
                     _desired(match.columns.get(fid)),
                     mapped,
                 )
             )
     return resources
-
-
-# --- the pull ---------------------------------------------------------------------------------------
 
 

@@ -113,7 +113,7 @@ def estate(local: LocalEnvironment) -> Estate:
 # --- own tags (unit) ------------------------------------------------------------------------------
 
 
-def test_own_tags_use_the_inherited_marker_when_present() -> None:
+def test_own_tags_use_the_inherited_marker_only_when_present() -> None:
     entity = {
         "global_tags": [
             {"name": "mine", "inherited": False},
@@ -121,14 +121,14 @@ def test_own_tags_use_the_inherited_marker_when_present() -> None:
             {"name": "both", "inherited": False},
         ]
     }
-    assert own_tag_names(entity, parent_names={"from_table", "both"}) == ["mine", "both"]
+    assert own_tag_names(entity) == ["mine", "both"]
 
 
-def test_own_tags_without_the_marker_fall_back_to_the_parent_and_the_mappings() -> None:
-    entity = {"global_tags": [{"name": "mine"}, {"name": "from_table"}, {"name": "pulled_here"}, "plain"]}
-    parents = {"from_table", "pulled_here"}
-    assert own_tag_names(entity, parents) == ["mine", "plain"]
-    assert own_tag_names(entity, parents, mapped={"pulled_here"}) == ["mine", "pulled_here", "plain"]
+def test_own_tags_without_the_marker_are_every_name_shown_never_minus_the_parents() -> None:
+    """Issue 13 point 3: a name the parent also shows is the child's too (the user may have put it on
+    both); the old rule subtracted it and the next PATCH dropped the user's tag."""
+    entity = {"global_tags": [{"name": "mine"}, {"name": "Team-A"}, {"name": "mine"}, "plain"]}
+    assert own_tag_names(entity) == ["mine", "Team-A", "plain"]
     assert own_tag_names({"global_tags": None}) == []
 
 
