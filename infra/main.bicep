@@ -24,6 +24,9 @@ param qualyticsApiUrl string
 @description('Base of the Qualytics links pushed to Purview; empty = the API URL without /api.')
 param qualyticsUiUrl string = ''
 
+@description('Optional JSON overriding the QualyticsURL link patterns (keys datastore, table, column; placeholders {ui}, {datastore_id}, {container_id}, {field_id}); empty = the built-in patterns.')
+param qualyticsLinkTemplates string = ''
+
 @description('Qualytics API token; stored only in Key Vault, the app reads it through a Key Vault reference.')
 @secure()
 param qualyticsApiToken string
@@ -455,6 +458,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'EVENT_COALESCE_SECONDS'
           value: string(eventCoalesceSeconds)
+        }
+        {
+          name: 'QUALYTICS_LINK_TEMPLATES'
+          value: qualyticsLinkTemplates
         }
       ]
     }

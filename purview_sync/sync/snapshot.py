@@ -3,7 +3,8 @@
 
 * **Tables**: ``GET /containers?datastore=&container_type=table`` (paged). Archived ones (``archived: true``
   or ``deleted_at`` set) are skipped here, whatever the listing's default for ``archived`` is. A list item
-  without ``metrics`` is read again with ``GET /containers/{id}`` (only when counts are wanted).
+  without ``metrics`` (or with none of the keys push reads) is read again with ``GET /containers/{id}``
+  (only when counts are wanted).
 * **Fields**: per table, ``GET /fields?container_id=`` — a field object does not name its container, so
   the request does. Up to ``FIELD_CONCURRENCY`` tables at once; one request for a table under 100 columns.
 * **Host**: the datastore's ``connection`` is ``{id, name, type}``; when no host is shown, it is read once
@@ -40,6 +41,15 @@ R = TypeVar("R")
 
 def is_archived(container: dict[str, Any]) -> bool:
     return container.get("archived") is True or bool(container.get("deleted_at"))
+
+
+METRIC_KEYS = ("quality_score", "active_anomalies", "active_checks")
+
+
+def has_metrics(container: dict[str, Any]) -> bool:
+    """The container shows the metrics push reads (a list item may come without them, or with ``{}``)."""
+    metrics = container.get("metrics")
+    return isinstance(metrics, dict) and any(key in metrics for key in METRIC_KEYS)
 
 
 def _ref_id(value: Any) -> int | None:
@@ -143,7 +153,7 @@ class DatastoreSnapshot:
             found = list(client.list_tables(ds_id))
         tables = [t for t in found if not is_archived(t)]
         if with_counts:
-            tables = concurrently(lambda t: t if isinstance(t.get("metrics"), dict) else _reread(client, t), tables)
+            tables = concurrently(lambda t: t if has_metrics(t) else _reread(client, t), tables)
         fields = concurrently(lambda t: client.list_fields(int(t["id"])), tables)
         snapshot = cls(
             datastore=datastore,

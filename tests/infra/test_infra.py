@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from purview_sync.settings import SETTING_NAMES
+from purview_sync.settings import DEFAULT_LINK_TEMPLATES, SETTING_NAMES, parse_link_templates
 from purview_sync.storage.clients import QUEUES, TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -671,3 +671,12 @@ def test_checkov_passes_with_the_reviewed_skips(infra_venv: Path, bicep_files: l
 
     passed = {c["check_id"] for c in results["passed_checks"]}
     assert passed >= MUST_PASS, f"security checks no longer passing: {sorted(MUST_PASS - passed)}"
+
+
+def test_link_templates_setting_defaults_to_the_built_in_patterns(main_doc: dict[str, Any]) -> None:
+    """QUALYTICS_LINK_TEMPLATES (issue 13 point 16) is deployed from an optional parameter whose default is
+    empty, which the code reads as the built-in patterns."""
+    param = main_doc["parameters"]["qualyticsLinkTemplates"]
+    assert expr(param.get("default")) in ("''", ""), param.get("default")
+    assert app_settings(main_doc)["QUALYTICS_LINK_TEMPLATES"] == "qualyticsLinkTemplates"
+    assert parse_link_templates("") == DEFAULT_LINK_TEMPLATES
