@@ -17,6 +17,7 @@ def test_the_default_links() -> None:
 
 def test_an_override_replaces_only_the_patterns_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUALYTICS_API_URL", "https://acme.qualytics.io/api")
+    monkeypatch.delenv("QUALYTICS_UI_URL", raising=False)
     monkeypatch.setenv(
         "QUALYTICS_LINK_TEMPLATES", '{"table": "{ui}/datastores/{datastore_id}/containers/{container_id}/overview"}'
     )
