@@ -2,6 +2,7 @@
 
 import azure.functions as func
 
+from purview_sync.api.diagnostics import bp as diagnostics_bp
 from purview_sync.api.events import bp as events_bp
 from purview_sync.api.health import bp as health_bp
 from purview_sync.api.integrations import bp as integrations_bp
@@ -10,5 +11,7 @@ from purview_sync.api.queue_datastore import bp as queue_datastore_bp
 from purview_sync.api.syncs import bp as syncs_bp
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (health_bp, integrations_bp, syncs_bp, events_bp, openapi_bp, queue_datastore_bp):
+for blueprint in (
+    health_bp, integrations_bp, syncs_bp, diagnostics_bp, events_bp, openapi_bp, queue_datastore_bp
+):  # fmt: skip
     app.register_functions(blueprint)

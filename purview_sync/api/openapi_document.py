@@ -116,6 +116,17 @@ class Health(_Out):
     storage: dict[str, str]
 
 
+class DiagnosticCheck(_Out):
+    name: str
+    status: Literal["ok", "warning", "failed"]
+    detail: str
+    action: str | None
+
+
+class Diagnostics(_Out):
+    checks: list[DiagnosticCheck]
+
+
 class EventAccepted(_Out):
     status: Literal["accepted"]
     event: EventMessage
@@ -123,7 +134,7 @@ class EventAccepted(_Out):
 
 MODELS: tuple[type[BaseModel], ...] = (
     ConnectRequest, PatchRequest, SyncRequest, EventMessage, ErrorBody, Integration, IntegrationList,
-    RunSummary, RunDetail, RunList, CollectionList, Health, EventAccepted,
+    RunSummary, RunDetail, RunList, CollectionList, Health, EventAccepted, Diagnostics,
 )  # fmt: skip
 
 
@@ -213,6 +224,11 @@ def openapi_document() -> dict[str, Any]:
         "/integrations/{id}/syncs/{run_id}": {
             "parameters": [ID, RUN_ID],
             "get": _op("One run with per-datastore logs", {"200": _json(RunDetail, "the run"), **_errors(401, 404)}),
+        },
+        "/integrations/{id}/diagnostics": {
+            "parameters": [ID],
+            "get": _op("What this integration can and cannot do, check by check (read-only: writes nothing)",
+                       {"200": _json(Diagnostics, "the checks, each with what to do"), **_errors(401, 404)}),
         },
         "/events": {
             "post": _op("Accept a Qualytics event and queue it (event-driven push)",

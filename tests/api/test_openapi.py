@@ -31,7 +31,7 @@ def test_document_is_valid_and_covers_every_route(document: dict[str, Any]) -> N
     assert set(document["paths"]) == {
         "/integrations", "/integrations/{id}", "/integrations/{id}/collections", "/integrations/{id}/sync",
         "/integrations/{id}/cancel", "/integrations/{id}/syncs", "/integrations/{id}/syncs/{run_id}",
-        "/events", "/health", "/openapi.json",
+        "/integrations/{id}/diagnostics", "/events", "/health", "/openapi.json",
     }  # fmt: skip
     connect = document["components"]["schemas"]["ConnectRequest"]
     assert {"purview_url", "tenant_id"} <= set(connect["required"])
@@ -43,6 +43,8 @@ def test_real_responses_conform(document: dict[str, Any], api: Api, local: Local
     iid = created.json()["id"]
     conforms(document, "/integrations", "get", 200, api.get("/integrations").json())
     conforms(document, "/integrations/{id}", "get", 200, api.get(f"/integrations/{iid}").json())
+    diagnostics = api.get(f"/integrations/{iid}/diagnostics").json()
+    conforms(document, "/integrations/{id}/diagnostics", "get", 200, diagnostics)
     conforms(
         document,
         "/integrations/{id}/collections",

@@ -24,6 +24,7 @@ from purview_sync.dev.purview.vocab import (
     AUDIENCES,
     DATAMAP_API_VERSIONS,
     MAX_URL_LENGTH,
+    POLICY_API_VERSIONS,
     PURVIEW_AUDIENCE,
     READ_ROLES,
 )
@@ -124,8 +125,10 @@ class Gate(Rendering):
         plane: str = "datamap",
         api_version_required: bool = False,
     ) -> Callable[[Callable[[SimRequest, Caller], SimResponse]], Callable[[SimRequest, Caller], SimResponse]]:
-        prefix = "/datamap/api" if plane == "datamap" else "/account"
-        versions = DATAMAP_API_VERSIONS if plane == "datamap" else ACCOUNT_API_VERSIONS
+        prefix = {"datamap": "/datamap/api", "account": "/account", "policystore": "/policystore"}[plane]
+        versions = {"datamap": DATAMAP_API_VERSIONS, "policystore": POLICY_API_VERSIONS}.get(
+            plane, ACCOUNT_API_VERSIONS
+        )
 
         def register(
             fn: Callable[[SimRequest, Caller], SimResponse],

@@ -7,11 +7,12 @@ from __future__ import annotations
 from purview_sync.dev.purview.routes.annotations import AnnotationRoutes
 from purview_sync.dev.purview.routes.collections import CollectionRoutes
 from purview_sync.dev.purview.routes.entities import EntityRoutes
+from purview_sync.dev.purview.routes.policies import PolicyRoutes
 from purview_sync.dev.purview.routes.typedefs import TypedefRoutes
 from purview_sync.dev.purview.seeding import Seeding
 
 
-class PurviewSim(Seeding, EntityRoutes, AnnotationRoutes, TypedefRoutes, CollectionRoutes):
+class PurviewSim(Seeding, EntityRoutes, AnnotationRoutes, TypedefRoutes, CollectionRoutes, PolicyRoutes):
     """A stateful fake of one Microsoft Purview account's data plane (Data Map + Account APIs) over HTTPS.
 
     ``PurviewSim(tls, tenant_id=..., token_verifier=...)``; ``.url`` once started.
@@ -32,6 +33,7 @@ class PurviewSim(Seeding, EntityRoutes, AnnotationRoutes, TypedefRoutes, Collect
     * ``/datamap/api/search/query`` and ``/datamap/api/atlas/v2/...`` - Data Map (Atlas errors
       ``{"requestId","errorCode","errorMessage"}``);
     * ``/account/collections...`` - Account plane (``{"error":{"code","message","target","details"}}``);
+    * ``/policystore/metadataPolicies...`` - the read side of the Metadata Policy plane (role assignments);
     * anything else, e.g. a URL that kept ``/catalog``: 404 ``{"error":{"code":"ResourceNotFound",...}}``.
 
     Seeding is done in-process (``add_collection``, ``add_sql_database``, ``add_entity``, ``grant`` ...) so
@@ -39,7 +41,8 @@ class PurviewSim(Seeding, EntityRoutes, AnnotationRoutes, TypedefRoutes, Collect
     quickly. Searches use per-type / per-collection / per-classification / per-name indexes and a lazily
     sorted qualifiedName index, so a filtered search stays fast at ~26,000 entities.
 
-    Knobs: ``collections_page_size`` (account-plane paging) and ``calls`` (the answered requests) here;
+    Knobs: ``collections_page_size`` (account-plane paging), ``policy_read_needs_admin`` (who may read a
+    metadata policy) and ``calls`` (the answered requests) here;
     fault knobs (latency, 429s, 5xx) on ``server.set_faults`` (``purview_sync.dev.simserver``).
     """
 
@@ -48,3 +51,4 @@ class PurviewSim(Seeding, EntityRoutes, AnnotationRoutes, TypedefRoutes, Collect
         self._register_annotation_routes()
         self._register_typedef_routes()
         self._register_collection_routes()
+        self._register_policy_routes()

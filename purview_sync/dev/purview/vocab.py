@@ -18,6 +18,15 @@ READ_ROLES = frozenset({"data_reader", "data_curator"})
 
 DATAMAP_API_VERSIONS = frozenset({"2023-09-01", "2023-10-01-preview", "2024-03-01-preview"})
 ACCOUNT_API_VERSIONS = frozenset({"2019-11-01-preview", "2023-10-01-preview"})
+POLICY_API_VERSIONS = frozenset({"2021-07-01-preview", "2021-07-01"})
+# the built-in metadata roles of a collection's metadata policy (attribute rule ids ``<role>:<collection>``)
+METADATA_ROLES = {
+    "collection_admin": "purviewmetadatarole_builtin_collection-administrator",
+    "data_curator": "purviewmetadatarole_builtin_data-curator",
+    "data_reader": "purviewmetadatarole_builtin_purview-reader",
+    "data_source_admin": "purviewmetadatarole_builtin_data-source-administrator",
+    "policy_author": "purviewmetadatarole_builtin_policy-author",
+}
 
 SEARCH_DEFAULT_LIMIT = 50
 SEARCH_MAX_LIMIT = 1000  # [S] "maximum value is 1000"

@@ -10,7 +10,8 @@ on a guess silently.
 Where things live: ``records`` (entity records, enumerations), ``wire`` (errors, query/body parsing,
 paging — and the wire behaviour), ``state`` (tables, seeding, inspection, tag inheritance), ``payloads``
 (record → JSON — and the payload choices), ``catalog`` (connections, datastores, containers, fields),
-``findings`` (anomalies, checks), ``tags`` (global tags — and the tag semantics).
+``findings`` (anomalies, checks), ``tags`` (global tags — and the tag semantics), ``access`` (role, team
+permissions, the lineage add-on — and their knobs).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from purview_sync.dev.qualytics.access import AccessRoutes
 from purview_sync.dev.qualytics.catalog import CatalogRoutes
 from purview_sync.dev.qualytics.findings import FindingRoutes
 from purview_sync.dev.qualytics.records import (
@@ -37,7 +39,7 @@ from purview_sync.dev.qualytics.wire import ApiError
 from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, json_response
 
 
-class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes):
+class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes):
     """Qualytics API fake: seed it with the seeding methods, point a client at ``api_url``, inspect state."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, ui_url: str | None = None,
@@ -49,6 +51,11 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes):
         self._lock = threading.RLock()
         self.reset()
         self._register_routes()
+
+    def reset(self) -> None:
+        with self._lock:
+            super().reset()
+            self._reset_access()
 
     @property
     def api_url(self) -> str:
@@ -67,7 +74,7 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes):
         self.server.set_faults(**knobs)
 
     def _add(self, method: str, pattern: str, kind: str, fn: Callable[[SimRequest], SimResponse],
-             *, auth: bool = True) -> None:
+             *, auth: bool = True, needs: str | None = None) -> None:
         def handler(req: SimRequest) -> SimResponse:
             if auth:
                 bearer = req.bearer()
@@ -78,6 +85,7 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes):
                                          **{"WWW-Authenticate": "Bearer"})
             try:
                 with self._lock:
+                    self._authorize(needs)
                     return fn(req)
             except ApiError as exc:
                 return json_response({"detail": exc.detail}, exc.status, **exc.headers)
@@ -96,7 +104,8 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes):
         add("GET", "/datastores", "datastores.list", self._list_datastores)
         add("GET", "/datastores/{id}", "datastores.get", self._get_datastore)
         add("PUT", "/datastores/{id}", "datastores.put", self._put_datastore)
-        add("GET", "/datastores/{id}/quality-scores", "datastores.quality_scores", self._quality_scores)
+        add("GET", "/datastores/{id}/quality-scores", "datastores.quality_scores", self._quality_scores,
+            needs="Reporter")
         add("GET", "/containers/listing", "containers.listing", self._containers_listing)
         add("GET", "/containers", "containers.list", self._list_containers)
         add("PATCH", "/containers", "containers.patch", self._patch_containers)
@@ -113,10 +122,11 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes):
         add("GET", "/quality-checks/{id}", "checks.get", self._get_check)
         add("GET", "/global-tags/listing", "tags.listing", self._tags_listing)
         add("GET", "/global-tags", "tags.list", self._list_tags)
-        add("POST", "/global-tags", "tags.create", self._create_tag)
+        add("POST", "/global-tags", "tags.create", self._create_tag, needs="Editor")
         add("GET", "/global-tags/{name}", "tags.get", self._get_tag)
-        add("PUT", "/global-tags/{name}", "tags.put", self._put_tag)
-        add("DELETE", "/global-tags/{name}", "tags.delete", self._delete_tag)
+        add("PUT", "/global-tags/{name}", "tags.put", self._put_tag, needs="Editor")
+        add("DELETE", "/global-tags/{name}", "tags.delete", self._delete_tag, needs="Editor")
+        add("GET", "/lineage/edges", "lineage.edges.list", self._list_lineage_edges)
 
 
 __all__ = [

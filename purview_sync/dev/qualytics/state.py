@@ -58,7 +58,8 @@ class QualyticsState(Simulator):
             self.checks: dict[int, CheckRecord] = {}
             self.anomalies: dict[int, AnomalyRecord] = {}
             self.user = {"id": 1, "user_id": "auth0|sim-user", "email": "dev@example.com", "name": "Sim Developer",
-                         "role": "Admin", "created": utc_now()}
+                         "role": "Admin", "created": utc_now(), "teams": [{"id": 1, "created": utc_now(),
+                                                                           "name": "Public"}]}
             # indexes (ids in insertion order = id order) so the 25,000-field benchmark stays fast
             self._containers_by_ds: dict[int, list[int]] = {}
             self._fields_by_container: dict[int, list[int]] = {}
