@@ -115,7 +115,8 @@ class AdaptiveLimiter:
 
     Unpaced until the service first answers 429. Then:
 
-    * every worker waits out the ``Retry-After`` (one shared pause, capped like the retry policy's);
+    * no worker sends before the ``Retry-After`` has elapsed (one shared pause, up to ``max_pause``; a
+      worker already waiting for its slot looks again when it wakes);
     * the rate drops to ``decrease`` x what was sent in the last second (multiplicative decrease) — once
       per throttle episode: a 429 for a request sent before the last decrease belongs to that episode;
     * each success adds ``increase / rate`` (additive increase: +``increase`` req/s per second of clean
@@ -134,7 +135,7 @@ class AdaptiveLimiter:
         increase: float = 5.0,
         decrease: float = 0.5,
         quiet_seconds: float = 60.0,
-        max_pause: float = 60.0,
+        max_pause: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -152,27 +153,40 @@ class AdaptiveLimiter:
         self._lock = threading.Lock()
 
     def acquire(self, deadline: float | None = None, *, what: str = "request") -> float:
-        """Wait for this request's turn; return the time it was let through (for ``on_throttle``)."""
-        with self._lock:
-            now = self.clock()
-            if self.rate is not None and now - self._last_throttle > self.quiet_seconds:
-                self.rate = None  # a long quiet spell: the service has capacity again
-            start = max(now, self._paused_until)
-            if self.rate is not None:
-                start = max(start, self._next_slot)
-            if deadline is not None and start > deadline:
-                raise ThrottledError(
-                    f"{what}: the service kept throttling (HTTP 429) and the next request could only be "
-                    f"sent {start - now:.0f}s from now, past this work's time budget"
-                )
-            if self.rate is not None:
-                self._next_slot = start + 1.0 / self.rate
-            self._sent.append(start)
-            while self._sent and self._sent[0] < start - 1.0:
-                self._sent.popleft()
-        if start > now:
+        """Wait for this request's turn; return the time it was let through (for ``on_throttle``).
+
+        A worker that waited for its slot looks again when it wakes: a 429 another worker saw meanwhile
+        may have started a ``Retry-After`` pause, and nothing is sent to the endpoint before that has
+        elapsed (the slot it held is given up; the next free one after the pause is taken)."""
+        reserved = False
+        while True:
+            with self._lock:
+                now = self.clock()
+                if self.rate is not None and now - self._last_throttle > self.quiet_seconds:
+                    self.rate = None  # a long quiet spell: the service has capacity again
+                if reserved and now >= self._paused_until:
+                    return self._let_through(now)  # its slot has come and no pause began meanwhile
+                start = max(now, self._paused_until)
+                if self.rate is not None:
+                    start = max(start, self._next_slot)
+                if deadline is not None and start > deadline:
+                    raise ThrottledError(
+                        f"{what}: the service kept throttling (HTTP 429) and the next request could only "
+                        f"be sent {start - now:.0f}s from now, past this work's time budget"
+                    )
+                if self.rate is not None:
+                    self._next_slot = start + 1.0 / self.rate
+                if start <= now:
+                    return self._let_through(now)
+                reserved = True
             self.sleep(start - now)
-        return start
+
+    def _let_through(self, at: float) -> float:
+        """Record a request sent at ``at`` (the caller holds the lock)."""
+        self._sent.append(at)
+        while self._sent and self._sent[0] < at - 1.0:
+            self._sent.popleft()
+        return at
 
     def on_throttle(self, sent_at: float, retry_after: float | None) -> None:
         with self._lock:
