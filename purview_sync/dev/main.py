@@ -38,6 +38,20 @@ def build_host(port: int) -> DevHost:
     return DevHost(find_app(), config, key, os.environ.get, port=port, lease_seconds=lease)
 
 
+def write_state(state_dir: Path, host: DevHost) -> list[Path]:
+    """Leave the URL and the function key where the ``purview-sync`` command looks for them (owner-only)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, value in (("url", host.url), ("function-key", host.function_key)):
+        path = state_dir / name
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(value + "\n")
+        written.append(path)
+    return written
+
+
 def banner(host: DevHost, connect_body: dict[str, object] | None) -> str:
     key = host.function_key
     lines = [
@@ -53,6 +67,10 @@ def banner(host: DevHost, connect_body: dict[str, object] | None) -> str:
             f"       -d '{json.dumps(connect_body)}' {host.url}/api/integrations",
             f"  curl -X POST -H 'x-functions-key: {key}' {host.url}/api/integrations/<id>/sync",
             f"  curl -H 'x-functions-key: {key}' {host.url}/api/integrations/<id>/syncs",
+            "Or with the command, which finds this host and its key by itself (secret: the same value):",
+            f"  .venv/bin/purview-sync connect --purview-url {connect_body['purview_url']} "
+            f"--tenant {connect_body['tenant_id']} --client-id {connect_body['client_id']}",
+            "  .venv/bin/purview-sync sync <id> --watch",
         ]
     lines.append("Ctrl-C stops it.")
     return "\n".join(lines)
@@ -67,7 +85,10 @@ def main(argv: list[str] | None = None) -> None:
         help="use the settings from the environment as given (no Azurite, no simulators)",
     )
     parser.add_argument(
-        "--state-dir", type=Path, default=PROJECT_ROOT / ".devhost", help="TLS files of the local run"
+        "--state-dir",
+        type=Path,
+        default=PROJECT_ROOT / ".devhost",
+        help="TLS files of the local run, its URL and its function key (read by the purview-sync command)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -80,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         local = LocalEnvironment(workdir=args.state_dir).start(estate=True)
         os.environ.update(local.env())
     host = build_host(args.port).start()
+    state_files = write_state(args.state_dir, host)
     print(banner(host, local.connect_body() if local else None), flush=True)
 
     stop = threading.Event()
@@ -87,5 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
     host.stop()
+    for path in state_files:
+        path.unlink(missing_ok=True)
     if local is not None:
         local.stop()

@@ -13,6 +13,9 @@ from tests.local_run import local_run
 def test_the_local_run_on_its_embedded_defaults(tmp_path: Path) -> None:
     with local_run(tmp_path) as host:
         assert requests.get(f"{host.base}/api/health", timeout=10).status_code == 200
+        state = tmp_path / "state"  # where the purview-sync command finds this host and its key
+        assert (state / "url").read_text().strip() == host.base
+        assert (state / "function-key").read_text().strip() == host.key
         created = host.call("POST", "/integrations", json=host.connect_body)
         assert created.status_code == 201, created.text
         run = host.sync(created.json()["id"])
@@ -23,3 +26,4 @@ def test_the_local_run_on_its_embedded_defaults(tmp_path: Path) -> None:
         assert "staging_tmp" in by_name["finance_db.dbo"]["unmatched_sample"]
         assert by_name["finance_db.dbo"]["tags_added"] >= 3  # Credit Card Number, Email, Confidential, gold
     assert host.returncode == 0
+    assert not (tmp_path / "state" / "function-key").exists()  # a stopped host leaves no key behind
