@@ -1,9 +1,14 @@
 """Match a Qualytics datastore (database.schema.table.column) to Purview assets, by name, inside the
 selected collections (DESIGN.md §5a, reference/purview-api.md §7).
 
-Search finds the schema (or database) and the tables/views under it; table → columns comes from the
-entities' ``relationshipAttributes.columns`` (bulk GET, ≤ 100 per call). Names compare case-insensitively
-and URL-decoded; the datastore's host breaks ties; two candidates left → ``ambiguous``, never a guess.
+Search finds the schema (or database): ``name eq`` first, and when that finds nothing (``eq`` may compare
+case, or be refused) the schemas of those types in the collections, compared on our side. The schema's tables
+and views come from its own ``relationshipAttributes`` (one GET, no search: ``prefix`` may be unsupported or
+case-sensitive); a ``qualifiedName`` prefix search is the fallback when the entity lists none. Table →
+columns comes from ``relationshipAttributes.columns`` (bulk GET, ≤ 100 per call). Search is eventually
+consistent: a hit that a GET no longer finds (404) or finds deleted is skipped. Names compare
+case-insensitively and URL-decoded; qualifiedNames are read from their end, so a SQL Server name parses with
+or without its instance segment; the datastore's host breaks ties; two candidates left → ``ambiguous``.
 """
 
 from __future__ import annotations
@@ -14,24 +19,26 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from purview_sync.clients.http import HttpError
 from purview_sync.clients.purview import PurviewClient
 
 log = logging.getLogger(__name__)
 
-# typeName prefixes of the supported SQL sources → whether their qualifiedName carries an instance segment
-FLAVOURS: dict[str, bool] = {
-    "azure_sql": False,  # mssql://{server}.database.windows.net/{db}/{schema}/{table}#{column}
-    "azure_sql_mi": False,  # mssql://{mi}.{zone}.database.windows.net:3342/{db}/...
-    "azure_sql_dw": False,
-    "azure_synapse_dedicated_sql": False,  # mssql://{ws}.sql.azuresynapse.net/{pool}/...
-    "mssql": True,  # mssql://{host}/{instance}/{db}/{schema}/{table}
-}
+# typeName prefixes of the supported SQL sources; their qualifiedNames (reference §7), read from the end:
+FLAVOURS = (
+    "azure_sql",  # mssql://{server}.database.windows.net/{db}/{schema}/{table}#{column}
+    "azure_sql_mi",  # mssql://{mi}.{zone}.database.windows.net:3342/{db}/...
+    "azure_sql_dw",
+    "azure_synapse_dedicated_sql",  # mssql://{ws}.sql.azuresynapse.net/{pool}/...
+    "mssql",  # mssql://{host}[/{instance}]/{db}/{schema}/{table} — the instance segment is [U]
+)
 SCHEMA_TYPES = tuple(f"{p}_schema" for p in FLAVOURS)
 DB_TYPES = tuple(f"{p}_db" for p in FLAVOURS)
 TABLE_TYPES = tuple(f"{p}_table" for p in FLAVOURS)
 VIEW_TYPES = tuple(f"{p}_view" for p in FLAVOURS)
 COLUMN_TYPES = tuple(f"{p}_column" for p in FLAVOURS) + tuple(f"{p}_view_column" for p in FLAVOURS)
 ALL_APPLICABLE_TYPES = DB_TYPES + SCHEMA_TYPES + TABLE_TYPES + VIEW_TYPES + COLUMN_TYPES
+_DEPTH = {"db": 1, "schema": 2, "table": 3, "view": 3, "column": 3, "view_column": 3}  # path segments
 
 
 def flavour_of(type_name: str) -> str | None:
@@ -50,16 +57,19 @@ class ParsedName:
 
 
 def parse_qualified_name(qualified_name: str, type_name: str) -> ParsedName | None:
-    """``mssql://host[:port][/instance]/db[/schema[/table]]`` → its parts (decoded, as written)."""
+    """``mssql://host[:port][/instance]/db[/schema[/table]]`` → its parts (decoded, as written).
+
+    The type says how many path segments name the asset (db 1, schema 2, table / view / column 3), so they
+    are taken from the end: whatever comes before them (a SQL Server instance, or nothing) is not needed."""
     flavour = flavour_of(type_name)
     split = urlsplit(qualified_name.split("#", 1)[0])
     if flavour is None or split.scheme.lower() != "mssql":
         return None
+    depth = _DEPTH.get(type_name[len(flavour) + 1 :])
     parts = [unquote(p) for p in split.path.strip("/").split("/") if p]
-    if FLAVOURS[flavour]:
-        parts = parts[1:]  # SQL Server: the instance segment
-    if not parts:
+    if depth is None or len(parts) < depth:
         return None
+    parts = parts[-depth:]
     return ParsedName(
         host=(split.hostname or "").lower(),
         database=parts[0],
@@ -100,6 +110,7 @@ class DatastoreMatch:
 
     status: str
     root: MatchedAsset | None = None  # the schema entity (the database entity when there is no schema)
+    root_entity: dict[str, Any] | None = None  # as fetched (its relationshipAttributes list the tables)
     candidates: list[str] = field(default_factory=list)
     tables: dict[int, MatchedAsset] = field(default_factory=dict)  # Qualytics container id → asset
     columns: dict[int, MatchedAsset] = field(default_factory=dict)  # Qualytics field id → asset
@@ -132,54 +143,111 @@ def _same_host(a: str, b: str) -> bool:
     return a == b or a.split(".")[0] == b.split(".")[0]
 
 
+def _is_refusal(exc: HttpError) -> bool:
+    """A search the account does not support (e.g. an operator): 400, not an outage or a missing role."""
+    return exc.status == 400
+
+
 class Matcher:
     def __init__(self, purview: PurviewClient, domains: list[str]) -> None:
         self.purview = purview
         self.domains = domains
 
-    def find_root(self, datastore: dict[str, Any]) -> DatastoreMatch:
+    # --- the schema (or database) -------------------------------------------------------------------
+    def _root_hits(self, datastore: dict[str, Any], *, scoped: bool) -> list[dict[str, Any]]:
         database = str(datastore.get("database") or "")
         schema = datastore.get("schema")
         types = SCHEMA_TYPES if schema else DB_TYPES
         wanted_name = str(schema) if schema else database
 
-        def search(scoped: bool) -> list[dict[str, Any]]:
-            clauses = [
-                _any_of("entityType", types),
-                {"attributeName": "name", "operator": "eq", "attributeValue": wanted_name},
-            ]
-            if scoped:
-                clauses += _scope(self.domains)
-            hits = []
-            for hit in self.purview.search({"and": clauses}):
-                parsed = parse_qualified_name(hit.get("qualifiedName", ""), hit.get("entityType", ""))
-                if parsed is None or parsed.database.lower() != database.lower():
-                    continue
-                if schema and (parsed.schema or "").lower() != str(schema).lower():
-                    continue
-                if not schema and parsed.schema is not None:
-                    continue
-                hits.append(hit)
-            return hits
+        def keep(hit: dict[str, Any]) -> bool:
+            parsed = parse_qualified_name(hit.get("qualifiedName", ""), hit.get("entityType", ""))
+            if parsed is None or parsed.database.lower() != database.lower():
+                return False
+            if schema:
+                return (parsed.schema or "").lower() == str(schema).lower()
+            return parsed.schema is None
 
-        hits = search(scoped=True)
+        base = [_any_of("entityType", types), *(_scope(self.domains) if scoped else [])]
+        named = {"attributeName": "name", "operator": "eq", "attributeValue": wanted_name}
+        try:
+            hits = [h for h in self.purview.search({"and": [*base, named]}) if keep(h)]
+        except HttpError as exc:
+            if not _is_refusal(exc):
+                raise
+            hits = []
+        if not hits:  # `eq` may compare case (or be refused): list those types and compare on our side
+            hits = [h for h in self.purview.search({"and": base}) if keep(h)]
+        return list({h["id"]: h for h in hits if h.get("id")}.values())
+
+    def find_root(self, datastore: dict[str, Any]) -> DatastoreMatch:
+        hits = self._root_hits(datastore, scoped=True)
         if not hits:
-            if self.domains and search(scoped=False):
+            if self.domains and self._root_hits(datastore, scoped=False):
                 return DatastoreMatch(status="outside_collections")
             return DatastoreMatch(status="not_found")
-        if len(hits) > 1:
+        # search lags the Data Map: a hit a GET no longer finds (or finds deleted) is skipped
+        entities = [e for e in self.purview.get_entities([h["id"] for h in hits]) if _live(e)]
+        if not entities:
+            return DatastoreMatch(status="not_found")
+        if len(entities) > 1:
             host = datastore_host(datastore)
             if host:
-                same = [
-                    h
-                    for h in hits
-                    if _same_host(parse_qualified_name(h["qualifiedName"], h["entityType"]).host, host)  # type: ignore[union-attr]
-                ]
-                hits = same or hits
-        if len(hits) > 1:
-            return DatastoreMatch(status="ambiguous", candidates=sorted(h["qualifiedName"] for h in hits))
-        root_entity = self.purview.get_entity(hits[0]["id"])
-        return DatastoreMatch(status="matched", root=MatchedAsset.from_entity(root_entity))
+                same = [e for e in entities if _same_host(_entity_host(e), host)]
+                entities = same or entities
+        if len(entities) > 1:
+            return DatastoreMatch(
+                status="ambiguous", candidates=sorted(MatchedAsset.from_entity(e).qualified_name for e in entities)
+            )
+        root = MatchedAsset.from_entity(entities[0])
+        return DatastoreMatch(status="matched", root=root, root_entity=entities[0])
+
+    # --- its tables and views -----------------------------------------------------------------------
+    def _table_refs(self, match: DatastoreMatch) -> dict[str, str] | None:
+        """``{lower-case name: guid}`` of the root's tables and views, from its ``relationshipAttributes``
+        (None when the entity lists none, e.g. a database root: then search is asked)."""
+        assert match.root is not None
+        relations = (match.root_entity or {}).get("relationshipAttributes") or {}
+        refs = [
+            ref
+            for value in relations.values()
+            if isinstance(value, list)
+            for ref in value
+            if isinstance(ref, dict) and ref.get("guid") and str(ref.get("typeName")) in _TABLE_LIKE
+        ]
+        if not refs and not any(key in relations for key in ("tables", "views")):
+            return None
+        named = {str(r["displayText"]).lower(): r["guid"] for r in refs if _active(r) and r.get("displayText")}
+        unnamed = [r["guid"] for r in refs if _active(r) and not r.get("displayText")]
+        for entity in self.purview.get_entities(unnamed) if unnamed else ():
+            name = (entity.get("attributes") or {}).get("name")
+            if name and _live(entity):
+                named.setdefault(str(name).lower(), entity["guid"])
+        return named
+
+    def _searched_tables(self, match: DatastoreMatch) -> dict[str, str]:
+        """The fallback: tables / views whose qualifiedName is the root's plus one segment."""
+        assert match.root is not None
+        flavour = flavour_of(match.root.type_name) or "azure_sql"
+        prefix = match.root.qualified_name.rstrip("/") + "/"
+        types = _any_of("entityType", (f"{flavour}_table", f"{flavour}_view"))
+        by_prefix = {"attributeName": "qualifiedName", "operator": "prefix", "attributeValue": prefix}
+        try:
+            hits = list(self.purview.search({"and": [types, by_prefix, *_scope(self.domains)]}))
+        except HttpError as exc:
+            if not _is_refusal(exc):
+                raise
+            hits = []
+        if not hits:  # `prefix` refused or case-sensitive: list those types, compare on our side
+            hits = list(self.purview.search({"and": [types, *_scope(self.domains)]}))
+        by_name: dict[str, str] = {}
+        for hit in hits:
+            qn = hit.get("qualifiedName", "")
+            rest = qn[len(prefix) :]
+            if not qn.lower().startswith(prefix.lower()) or "/" in rest or "#" in rest or not hit.get("id"):
+                continue
+            by_name.setdefault(unquote(rest).lower(), hit["id"])
+        return by_name
 
     def match(
         self,
@@ -190,39 +258,22 @@ class Matcher:
         result = self.find_root(datastore)
         if result.status != "matched" or result.root is None:
             return result
-        root = result.root
-        flavour = flavour_of(root.type_name) or "azure_sql"
-        prefix = root.qualified_name.rstrip("/") + "/"
-        filter_ = {
-            "and": [
-                _any_of("entityType", (f"{flavour}_table", f"{flavour}_view")),
-                {"attributeName": "qualifiedName", "operator": "prefix", "attributeValue": prefix},
-                *_scope(self.domains),
-            ]
-        }
-        by_name: dict[str, dict[str, Any]] = {}
-        for hit in self.purview.search(filter_):
-            rest = hit.get("qualifiedName", "")[len(prefix) :]
-            if (
-                not hit.get("qualifiedName", "").lower().startswith(prefix.lower())
-                or "/" in rest
-                or "#" in rest
-            ):
-                continue
-            by_name.setdefault(unquote(rest).lower(), hit)
+        by_name = self._table_refs(result)
+        if by_name is None:
+            by_name = self._searched_tables(result)
 
         wanted: dict[str, dict[str, Any]] = {}
         for table in tables:
-            hit = by_name.get(str(table.get("name", "")).lower())
-            if hit is None:
+            guid = by_name.get(str(table.get("name", "")).lower())
+            if guid is None:
                 result.unmatched_tables.append(str(table.get("name")))
                 continue
-            wanted[hit["id"]] = table
+            wanted[guid] = table
         # table entities → direct classifications, labels, current values, and their columns
         column_guids: dict[str, tuple[int, dict[str, Any]]] = {}
         for entity in self.purview.get_entities(wanted):
             table = wanted.get(entity.get("guid", ""))
-            if table is None:
+            if table is None or not _live(entity):
                 continue
             result.tables[int(table["id"])] = MatchedAsset.from_entity(entity)
             columns = {
@@ -238,9 +289,22 @@ class Matcher:
                     column_guids[guid] = (int(fld["id"]), fld)
         for entity in self.purview.get_entities(column_guids):
             entry = column_guids.get(entity.get("guid", ""))
-            if entry is not None:
+            if entry is not None and _live(entity):
                 result.columns[entry[0]] = MatchedAsset.from_entity(entity)
         for table_id in {int(t["id"]) for t in wanted.values()} - set(result.tables):
             name = next((t.get("name") for t in tables if int(t["id"]) == table_id), table_id)
             result.unmatched_tables.append(str(name))
         return result
+
+
+_TABLE_LIKE = frozenset(TABLE_TYPES + VIEW_TYPES)
+
+
+def _live(entity: dict[str, Any]) -> bool:
+    return bool(entity.get("guid")) and (entity.get("status") or "ACTIVE") == "ACTIVE"
+
+
+def _entity_host(entity: dict[str, Any]) -> str:
+    qualified_name = (entity.get("attributes") or {}).get("qualifiedName", "")
+    parsed = parse_qualified_name(qualified_name, entity.get("typeName", ""))
+    return parsed.host if parsed else ""

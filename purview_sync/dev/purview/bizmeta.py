@@ -100,9 +100,15 @@ class BusinessMetadataValues(PurviewStore):
             raise atlas_error(400, "ATLAS-400-00-028", "invalid value: " + "; ".join(messages))
         return payload
 
-    def _write_bm(self, entity: Entity, payload: Any, *, overwrite: bool, who: str) -> None:
-        """``isOverwrite=true`` replaces ALL groups (others are deleted); otherwise merge per group [C]."""
-        payload = self._check_bm(entity, payload, overwrite=overwrite)
+    def _write_bm(
+        self, entity: Entity, payload: Any, *, overwrite: bool, who: str, replace_groups: bool = False
+    ) -> None:
+        """``isOverwrite=true`` replaces ALL groups (others are deleted); otherwise merge per group [C].
+        ``replace_groups``: each group in the payload replaces that group (its other attributes go)."""
+        payload = self._check_bm(entity, payload, overwrite=overwrite or replace_groups)
+        if replace_groups:
+            for bm in payload:
+                entity.business.pop(bm, None)
         if overwrite:
             new: dict[str, dict[str, Any]] = {}
             for bm, attrs in payload.items():

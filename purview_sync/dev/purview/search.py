@@ -89,10 +89,11 @@ class Search(Gate):
         if readable is not None:
             allowed: set[str] = set().union(*(self._by_collection.get(c, set()) for c in readable))
             cands = allowed if cands is None else cands & allowed
+        # purged entities search has not caught up with (``rescan``) are still found, as they were
         pool: Iterable[Entity] = (
-            self._entities.values()
+            itertools.chain(self._entities.values(), self._stale.values())
             if cands is None
-            else (self._entities[g] for g in cands if g in self._entities)
+            else (found for g in cands if (found := self._entities.get(g) or self._stale.get(g)))
         )
         scored: list[tuple[float, Entity]] = []
         for e in pool:
@@ -220,7 +221,9 @@ class Search(Gate):
 
     def _qn_prefix_cands(self, prefix: str) -> set[str]:
         if self._qn_sorted is None:
-            self._qn_sorted = sorted((e.qualified_name.lower(), g) for g, e in self._entities.items())
+            self._qn_sorted = sorted(
+                (e.qualified_name.lower(), g) for g, e in itertools.chain(self._entities.items(), self._stale.items())
+            )
         lo = prefix.lower()
         start = bisect_left(self._qn_sorted, (lo, ""))
         out: set[str] = set()
@@ -343,17 +346,20 @@ class Search(Gate):
         if isinstance(value, str):
             if op not in STRING_OPS:
                 raise bad_params(f"operator {op!r} is not valid for a string; use {sorted(STRING_OPS)}")
-            needle = value.lower()
+            if op == "prefix" and not self.knobs.search_prefix_supported:
+                raise bad_params(f"operator prefix is not supported for attribute {name}")
+            exact = self.knobs.search_case_sensitive  # knob: compare with case
+            needle = value if exact else value.lower()
             if name in ("name", "qualifiedName"):
                 term = needle.strip(".,/:#-_ ") if op == "contains" else needle
-                highlights.append((name, term))
+                highlights.append((name, term.lower()))
 
             def text(e: Entity) -> str | None:
                 v = getter(e)
-                return v.lower() if isinstance(v, str) else None
+                return (v if exact else v.lower()) if isinstance(v, str) else None
 
             if op == "eq":
-                cands = set(self._by_name.get(needle, set())) if name == "name" else None
+                cands = set(self._by_name.get(needle.lower(), set())) if name == "name" else None
                 if name == "qualifiedName":
                     cands = {g for g in self._by_qn.get(value, [])} | self._qn_prefix_cands(value)
                 return _Filter(lambda e: text(e) == needle, cands)

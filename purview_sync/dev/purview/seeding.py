@@ -124,7 +124,8 @@ class Seeding(Rendering, TypedefRules, BusinessMetadataValues):
         ``schemas={"dbo": {"transactions": ["id", "amount"]}}`` (columns as a list of names or a
         ``{name: data_type}`` dict); ``views`` has the same shape. Qualified names follow reference §7:
         Azure SQL ``mssql://{server}.database.windows.net/{db}/{schema}/{table}#{column}``, MI with a
-        ``:3342`` host, SQL Server ``mssql://{host}/{instance}/{db}/...``, Synapse on
+        ``:3342`` host, SQL Server ``mssql://{host}/{instance}/{db}/...`` (``mssql://{host}/{db}/...`` with the
+        knob ``sqlserver_instance_in_names`` off), Synapse on
         ``*.sql.azuresynapse.net``.
         A server shared by several databases is created once.
         """
@@ -142,9 +143,11 @@ class Seeding(Rendering, TypedefRules, BusinessMetadataValues):
         with self._lock:
             if coll not in self._collections:
                 raise KeyError(f"unknown collection {coll!r}")
-            if fl.key == "mssql":
+            if fl.key == "mssql" and self.knobs.sqlserver_instance_in_names:
                 server_qn = f"mssql://{host}/{qn_segment(instance)}"
                 server_name = instance
+            elif fl.key == "mssql":  # knob: scans that leave the instance out of the names
+                server_qn, server_name = f"mssql://{host}", host
             elif fl.key == "synapse_dedicated":
                 workspace = host.split(".", 1)[0]
                 server_qn = f"https://{workspace}.dev.azuresynapse.net"  # [U]
@@ -198,6 +201,47 @@ class Seeding(Rendering, TypedefRules, BusinessMetadataValues):
             for schema in list(schemas or {}) + list(views or {}):
                 schema_guid(schema)
         return created
+
+    def rescan(self, guid: str, *, search_lags: bool = True) -> str:
+        """A re-scan deleted the entity and created it again: same type, attributes, collection,
+        relationships (both ends), classifications and labels, a new guid, no business metadata. With
+        ``search_lags`` search still returns the old guid as it was (eventual consistency) while every GET
+        of it answers 404. Returns the new guid."""
+        with self._lock:
+            old = self._entities.pop(guid)
+            self._by_type_qn.pop((old.type_name, old.qualified_name), None)
+            same_qn = self._by_qn.get(old.qualified_name, [])
+            if guid in same_qn:
+                same_qn.remove(guid)
+            new = self._create(old.type_name, copy.deepcopy(old.attributes), old.collection, guid=None,
+                               who="ServiceAdmin")  # fmt: skip
+            new.labels, new.contacts = list(old.labels), copy.deepcopy(old.contacts)
+            for c in old.classifications:
+                source = new.guid if c.entity_guid == guid else c.entity_guid
+                new.classifications.append(Classification(c.type_name, source, dict(c.attributes)))
+                self._by_classification.setdefault(c.type_name, set()).add(new.guid)
+
+            def repoint(rel: Rel, a: str) -> Rel:
+                return Rel(new.guid if rel.guid == guid else rel.guid, rel.relationship_type,
+                           self._rel_guid(rel.relationship_type, a, rel.guid if rel.guid != guid else new.guid))  # fmt: skip
+
+            for attr, value in old.relationships.items():
+                new.relationships[attr] = (
+                    [repoint(r, new.guid) for r in value] if isinstance(value, list)
+                    else repoint(value, new.guid) if value is not None else None
+                )  # fmt: skip
+            for other in self._entities.values():
+                for attr, value in other.relationships.items():
+                    if isinstance(value, list):
+                        other.relationships[attr] = [repoint(r, other.guid) if r.guid == guid else r for r in value]
+                    elif value is not None and value.guid == guid:
+                        other.relationships[attr] = repoint(value, other.guid)
+            if search_lags:
+                self._stale[guid] = old
+            else:
+                self._unindex(old)
+            self._qn_sorted = None
+            return new.guid
 
     def delete_entity(self, guid: str) -> None:
         """Soft-delete (status DELETED): GET still answers, search drops it, relations show DELETED."""

@@ -44,7 +44,8 @@ class AnnotationRoutes(Gate, BusinessMetadataValues):
             attrs = self._json_body(req)
             if not isinstance(attrs, dict):
                 raise bad_params("body must be an object {attribute: value}")
-            self._write_bm(entity, {bm: attrs}, overwrite=False, who=caller.principal)
+            replace = self.knobs.bm_group_post == "replace"  # knob: the body replaces the whole group
+            self._write_bm(entity, {bm: attrs}, overwrite=False, who=caller.principal, replace_groups=replace)
             return SimResponse(204)
 
         @route("DELETE", "/atlas/v2/entity/guid/{guid}/businessmetadata/{bmName}", "bm_group_delete")

@@ -45,7 +45,11 @@ class EntityRoutes(Upsert, Search):
             entities = [self._entity_or_404(g) for g in dict.fromkeys(guids)]
             for entity in entities:
                 self._require_read(caller, entity)
-            return self._ext_response(req, entities, single=False)
+            response = self._ext_response(req, entities, single=False)
+            if not self.knobs.bulk_get_business_attributes:  # knob: the bulk GET leaves them out
+                for rendered in response.body["entities"]:
+                    rendered.pop("businessAttributes", None)
+            return response
 
         @route("GET", "/atlas/v2/entity/uniqueAttribute/type/{typeName}", "entity_get_by_qn")
         def entity_get_by_qn(req: SimRequest, caller: Caller) -> SimResponse:
