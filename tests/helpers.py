@@ -57,3 +57,11 @@ def add_estate(
                 local.qualytics.add_field(cid, column, quality_score=60.0)
         ids.append(ds)
     return ids
+
+
+def wait_for_release(services: Any, integration_id: str, timeout: float = 10.0) -> None:
+    """The lock is freed by the finisher right after the run's final write: wait for it (bounded)."""
+    deadline = time.monotonic() + timeout
+    while services.syncs.read_lock(integration_id) is not None:
+        assert time.monotonic() < deadline, "the finished run's lock was never released"
+        time.sleep(0.05)

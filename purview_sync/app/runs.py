@@ -106,7 +106,9 @@ def open_run(
         id=new_id(), integration_id=integration.id, status="running", options=options, started_at=now_iso()
     )
     ttl = services.settings.sync_lock_ttl_seconds
-    taken, previous = services.syncs.try_lock(integration.id, run.id, ttl)
+    taken, previous = services.syncs.try_lock(
+        integration.id, run.id, ttl, released=lambda lock: _run_finished(services, integration.id, lock.run_id)
+    )
     if not taken:
         running = previous.run_id if previous else None
         raise ApiError(
@@ -151,6 +153,13 @@ def open_run(
     finish_if_done(services, integration.id, run.id)
     services.syncs.prune(integration.id)
     return run_view(services, integration.id, run.id, with_datastores=False)
+
+
+def _run_finished(services: Services, integration_id: str, run_id: str) -> bool:
+    """A lock whose run already ended is free: the finisher releases it a moment after the run's last write,
+    and a client that saw the run end must be able to start the next one at once."""
+    run = services.syncs.get_run(integration_id, run_id)
+    return run is not None and run.finished
 
 
 def qualytics_unavailable(exc: Exception) -> ApiError:

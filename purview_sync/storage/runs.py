@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,8 +108,11 @@ class SyncRepo:
             return None
         return Lock(run_id=e["run_id"], lease_until=float(e["lease_until"]), etag=e.metadata["etag"])
 
-    def try_lock(self, integration_id: str, run_id: str, ttl: float) -> tuple[bool, Lock | None]:
-        """Take the lock (create), or take over an expired lease (etag-conditional update).
+    def try_lock(
+        self, integration_id: str, run_id: str, ttl: float, *, released: Callable[[Lock], bool] | None = None
+    ) -> tuple[bool, Lock | None]:
+        """Take the lock (create), or take over an expired lease or one whose holder is done (``released``:
+        its run has already finished and is only about to free it) with an etag-conditional update.
 
         Returns (taken, previous lock) — previous is the abandoned lock when one was taken over, or the
         live lock when the attempt failed.
@@ -131,7 +135,7 @@ class SyncRepo:
                 return True, None
             except ResourceExistsError:
                 return False, self.read_lock(integration_id)
-        if current.lease_until > time.time():
+        if current.lease_until > time.time() and not (released and released(current)):
             return False, current
         if replace_if_unchanged(self.table, entity, current.etag) is not None:
             return True, current

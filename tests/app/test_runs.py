@@ -15,7 +15,7 @@ from purview_sync.models import now_iso
 from purview_sync.storage.clients import QUEUE_DATASTORE
 from purview_sync.storage.runs import DatastoreRow, Run
 from tests.conftest import Api
-from tests.helpers import add_estate, datastore_entry, run_sync, wait_for_run
+from tests.helpers import add_estate, datastore_entry, run_sync, wait_for_release, wait_for_run
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_a_run_of_several_datastores_completes_and_frees_the_lock(
     assert skipped["status"] == "skipped" and "file-based" in skipped["reason"]
     for ds in ids:
         assert datastore_entry(run, ds)["status"] == "completed"
-    assert services.syncs.read_lock(integration) is None
+    wait_for_release(services, integration)
     listed = api.get(f"/integrations/{integration}/syncs").json()["items"]
     assert listed[0]["id"] == run["id"] and "datastores" not in listed[0]
     assert api.get(f"/integrations/{integration}").json()["last_sync"]["id"] == run["id"]
@@ -165,7 +165,7 @@ def test_a_failing_datastore_poisons_and_the_run_still_ends(
         assert entry["status"] == "failed" and entry["attempts"] == 5, entry
         assert "400" in entry["errors"][0]["message"] and entry["errors"][0]["action"]
     assert run["totals"]["errors"] >= 2
-    assert services.syncs.read_lock(integration) is None
+    wait_for_release(services, integration)
     poison = services.storage.queue(QUEUE_DATASTORE + "-poison")
     deadline = time.monotonic() + 10
     while sum(run["id"] in m.content for m in poison.peek_messages(32)) < 2:
@@ -190,7 +190,7 @@ def test_a_permanent_failure_ends_the_datastore_at_once(
     assert run["status"] == "completed_with_errors"
     assert entry["status"] == "failed" and entry["attempts"] == 1 and entry["reason"] == "qualytics_unauthorized"
     assert "QUALYTICS_API_TOKEN" in entry["errors"][0]["action"]
-    assert services.syncs.read_lock(integration) is None
+    wait_for_release(services, integration)
 
 
 def test_an_expired_lease_is_taken_over(
@@ -207,6 +207,21 @@ def test_an_expired_lease_is_taken_over(
     old = api.get(f"/integrations/{integration}/syncs/{crashed.id}").json()
     assert old["status"] == "failed" and "lease expired" in old["reason"] and run["id"] in old["reason"]
     assert old["datastores"][0]["status"] == "failed"
+
+
+def test_a_lock_whose_run_has_ended_does_not_block_the_next_sync(
+    api: Api, local: LocalEnvironment, integration: str, services: Services
+) -> None:
+    """The finisher writes the run's end, then ``last_sync``, then frees the lock: a client that saw the run
+    end and starts the next sync in between must not get 409."""
+    ids = add_estate(local, [1])
+    first = run_sync(api, integration, push=True, pull=False, datastore_ids=ids)
+    assert first["status"] == "completed"
+    wait_for_release(services, integration)
+    assert services.syncs.try_lock(integration, first["id"], ttl=300)[0]  # as if not yet released
+    second = run_sync(api, integration, push=True, pull=False, datastore_ids=ids)
+    assert second["status"] == "completed" and second["id"] != first["id"]
+    assert api.get(f"/integrations/{integration}/syncs/{first['id']}").json()["status"] == "completed"
 
 
 def test_a_live_lease_blocks_and_delete_refuses(
