@@ -96,6 +96,7 @@ var tableNames = [
   'SyncRuns'
   'TagMappings'
   'EventState'
+  'LineageMappings'
 ]
 
 // Built-in role definition ids (azure-functions.md §3.2).

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, ValidationError, field_validator
 
 from purview_sync.errors import ApiError
 
@@ -70,6 +70,7 @@ class ConnectRequest(_Body):
     domains: list[str] = Field(default_factory=list, max_length=200)
     event_driven: bool = True
     overwrite_tags: bool = False
+    lineage: StrictBool = False  # DESIGN.md §5b; a JSON boolean only ("true" or 1 is a 400)
 
     _url = field_validator("purview_url")(_https_url)
     _tenant = field_validator("tenant_id")(_guid)
@@ -91,6 +92,7 @@ class PatchRequest(_Body):
     domains: list[str] | None = Field(default=None, max_length=200)
     event_driven: bool | None = None
     overwrite_tags: bool | None = None
+    lineage: StrictBool | None = None
 
     @field_validator("purview_url")
     @classmethod
@@ -166,6 +168,7 @@ class Integration:
     updated_at: str
     secret_ref: str | None = None
     last_sync: dict[str, Any] | None = None
+    lineage: bool = False
 
     def to_api(self) -> dict[str, Any]:
         body = asdict(self)
@@ -191,6 +194,10 @@ COUNT_KEYS = (
     "tags_added",
     "tags_removed",
     "tags_skipped",
+    "lineage_entities_written",
+    "lineage_entities_deleted",
+    "lineage_edges_added",
+    "lineage_edges_removed",
 )
 
 
@@ -209,9 +216,14 @@ class DatastoreReport:
     tags_added: int = 0
     tags_removed: int = 0
     tags_skipped: int = 0
+    lineage_entities_written: int = 0
+    lineage_entities_deleted: int = 0
+    lineage_edges_added: int = 0
+    lineage_edges_removed: int = 0
     errors: list[ErrorEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unmatched_sample: list[str] = field(default_factory=list)
+    lineage_unmatched_sources: list[str] = field(default_factory=list)  # sample, "<computed>: <source>"
     matched_schema: str | None = None
 
     UNMATCHED_SAMPLE_SIZE = 20
@@ -223,6 +235,10 @@ class DatastoreReport:
             self.tables_unmatched += 1
         if len(self.unmatched_sample) < self.UNMATCHED_SAMPLE_SIZE:
             self.unmatched_sample.append(name)
+
+    def unmatched_source(self, computed: str, source: str) -> None:
+        if len(self.lineage_unmatched_sources) < self.UNMATCHED_SAMPLE_SIZE:
+            self.lineage_unmatched_sources.append(f"{computed}: {source}")
 
     def error(self, message: str, action: str, asset: str | None = None) -> None:
         self.errors.append(ErrorEntry(message, action, asset))

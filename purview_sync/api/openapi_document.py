@@ -51,6 +51,7 @@ class _DatastoreResult(_Out):
     errors: list[DatastoreError]
     warnings: list[str]
     unmatched_sample: list[str]
+    lineage_unmatched_sources: list[str]
     started_at: str | None
     finished_at: str | None
 
@@ -87,6 +88,7 @@ class Integration(_Out):
     domains: list[str]
     event_driven: bool
     overwrite_tags: bool
+    lineage: bool
     created_at: str
     updated_at: str
     last_sync: RunSummary | None

@@ -42,6 +42,7 @@ def connect(services: Services, body: ConnectRequest) -> Integration:
         domains=body.domains,
         event_driven=body.event_driven,
         overwrite_tags=body.overwrite_tags,
+        lineage=body.lineage,
         created_at=stamp,
         updated_at=stamp,
     )
@@ -61,7 +62,7 @@ def update(services: Services, integration_id: str, body: PatchRequest) -> Integ
     current = load(services, integration_id)
     changed = body.model_fields_set
     updated = replace(current, updated_at=now_iso())
-    for name in ("purview_url", "tenant_id", "domains", "event_driven", "overwrite_tags"):
+    for name in ("purview_url", "tenant_id", "domains", "event_driven", "overwrite_tags", "lineage"):
         if name in changed and getattr(body, name) is not None:
             setattr(updated, name, getattr(body, name))
     if "client_id" in changed:
@@ -117,6 +118,7 @@ def delete(services: Services, integration_id: str) -> None:
             run_id=lock.run_id,
         )
     services.mappings.delete_all(integration.id)
+    services.lineage.delete_all(integration.id)
     services.syncs.delete_partition(integration.id)
     if integration.secret_ref:
         services.secrets.delete(integration.id, integration.secret_ref)

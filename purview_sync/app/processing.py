@@ -196,6 +196,7 @@ def _settle_report(
     row.errors = [{"message": e.message, "action": e.action, "asset": e.asset} for e in report.errors]
     row.warnings = report.warnings
     row.unmatched_sample = report.unmatched_sample
+    row.lineage_unmatched_sources = report.lineage_unmatched_sources
     row.finished_at = now_iso()
     _save_row(services, integration_id, row)
     telemetry.add("purview_sync.attributes_written", report.attributes_written, datastore_id=row.datastore_id)

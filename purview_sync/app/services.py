@@ -17,6 +17,7 @@ from purview_sync.clients.secrets import make_secret_store
 from purview_sync.settings import Settings, get_settings
 from purview_sync.storage.clients import StorageClients
 from purview_sync.storage.integrations import IntegrationRepo
+from purview_sync.storage.lineage import LineageRepo
 from purview_sync.storage.mappings import MappingRepo
 from purview_sync.storage.runs import SyncRepo
 
@@ -39,6 +40,10 @@ class Services:
     @cached_property
     def mappings(self) -> MappingRepo:
         return MappingRepo(self.storage)
+
+    @cached_property
+    def lineage(self) -> LineageRepo:
+        return LineageRepo(self.storage)
 
     @cached_property
     def secrets(self) -> Any:

@@ -24,6 +24,8 @@ ACCOUNT_API_VERSION_FALLBACK = "2023-10-01-preview"
 SEARCH_PAGE_LIMIT = 1000
 BULK_GET_MAX = 100
 BULK_GET_CONCURRENCY = 4  # bulk GETs in flight while matching (docs/performance.md)
+BULK_WRITE_MAX = 50  # entities per POST /entity/bulk (DESIGN.md §5b)
+BULK_BY_QN_MAX = 40  # qualifiedNames per bulk GET by unique attribute (~100 characters each in the URL)
 
 
 class HostNotAllowedError(Exception):
@@ -158,6 +160,46 @@ class PurviewClient(ApiClient):
             json=attributes,
         )
 
+    def get_entities_by_qualified_name(
+        self, type_name: str, qualified_names: list[str]
+    ) -> list[dict[str, Any]]:
+        """The existing entities of ``type_name`` with these qualifiedNames (absent ones are left out)."""
+        found: list[dict[str, Any]] = []
+        for batch in chunks(list(dict.fromkeys(qualified_names)), BULK_BY_QN_MAX):
+            params = [(f"attr_{i}:qualifiedName", qn) for i, qn in enumerate(batch)] + [
+                ("minExtInfo", "true")
+            ]
+            page = self.get_json(
+                f"/datamap/api/atlas/v2/entity/bulk/uniqueAttribute/type/{quote(type_name)}",
+                kind="entity_bulk_get",
+                params=params,
+            )
+            found += page.get("entities") or []
+        return found
+
+    def upsert_entities(self, entities: list[dict[str, Any]], *, collection_id: str | None) -> dict[str, Any]:
+        """One ``POST /entity/bulk`` (≤ ``BULK_WRITE_MAX`` entities; the caller batches); the mutation result."""
+        params = {"api-version": SEARCH_API_VERSION}
+        if collection_id:
+            params["collectionId"] = collection_id
+        return self.request(
+            "POST",
+            "/datamap/api/atlas/v2/entity/bulk",
+            kind="entity_bulk_write",
+            params=params,
+            json={"referredEntities": {}, "entities": entities},
+        ).json()
+
+    def delete_entities(self, guids: list[str]) -> None:
+        """``DELETE /entity/bulk?guid=…`` in batches of ``BULK_GET_MAX`` (URL length)."""
+        for batch in chunks(list(dict.fromkeys(guids)), BULK_GET_MAX):
+            self.request(
+                "DELETE",
+                "/datamap/api/atlas/v2/entity/bulk",
+                kind="entity_delete",
+                params=[("guid", g) for g in batch],
+            )
+
     # --- typedefs --------------------------------------------------------------------------------
     def get_business_metadata_def(self, name: str) -> dict[str, Any] | None:
         try:
@@ -177,6 +219,16 @@ class PurviewClient(ApiClient):
         if not isinstance(headers, list):
             raise ValueError("the typedef headers are not a list")
         return [h for h in headers if isinstance(h, dict) and h.get("category", category) == category]
+
+    def get_entity_def(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.get_json(
+                f"/datamap/api/atlas/v2/types/entitydef/name/{quote(name)}", kind="typedef_get"
+            )
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def create_typedefs(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request(

@@ -16,6 +16,12 @@ DATABASE_STORE_TYPES = frozenset({"jdbc", "native"})
 # datastore ``type``s whose databases Purview scans as SQL Server family assets (mssql:// qualifiedNames)
 SQL_SERVER_TYPES = frozenset({"sqlserver", "synapse"})
 FINDINGS = {"anomalies": ("/anomalies", "anomalies"), "checks": ("/quality-checks", "quality_checks")}
+COMPUTED_TYPES = ("computed_table", "computed_join", "computed_file")
+DEFINITION_KEYS = {  # a computed container's fields that say what it reads (qualytics-lineage.md §2.1)
+    "computed_table": ("query",),
+    "computed_file": ("source_container", "source_container_id"),
+    "computed_join": ("sources", "left_container_id", "left_container"),
+}
 
 
 class QualyticsClient(ApiClient):
@@ -98,6 +104,18 @@ class QualyticsClient(ApiClient):
             params={"datastore": int(datastore_id), "container_type": "table"},
         )
 
+    def list_computed_containers(self, datastore_id: int) -> Iterator[dict[str, Any]]:
+        """The datastore's computed tables, joins and files, each with its definition (a listing item that
+        lacks it is read again with ``GET /containers/{id}``)."""
+        for item in self.paged(
+            "/containers",
+            kind="containers",
+            params={"datastore": int(datastore_id), "container_type": list(COMPUTED_TYPES)},
+        ):
+            if not any(key in item for key in DEFINITION_KEYS.get(str(item.get("container_type")), ())):
+                item = self.get_container(int(item["id"])) or item
+            yield item
+
     def get_container(self, container_id: int) -> dict[str, Any] | None:
         try:
             return self.get_json(f"/containers/{int(container_id)}", kind="container")
@@ -127,6 +145,20 @@ class QualyticsClient(ApiClient):
         params = {"datastore": int(datastore_id), "container": int(container_id), "field": field,
                   "status": "Active"}  # fmt: skip
         return self.total(path, kind=f"{kind}_count", params=params)
+
+    # --- lineage (an add-on: every route answers 403 while it is off) ---------------------------------
+    def create_lineage_edge(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/lineage/edges", kind="lineage_write", json=body).json()
+
+    def delete_lineage_edge(self, edge_id: int) -> bool:
+        """False when the edge was already gone (404)."""
+        try:
+            self.request("DELETE", f"/lineage/edges/{int(edge_id)}", kind="lineage_write")
+        except HttpError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     # --- tags ----------------------------------------------------------------------------------
     def list_tags(self) -> Iterator[dict[str, Any]]:

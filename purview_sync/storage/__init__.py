@@ -1,2 +1,2 @@
 """Table Storage and queues: the clients (Azurite or identity-based) and one repository per table
-(Integrations, SyncRuns, TagMappings, EventState)."""
+(Integrations, SyncRuns, TagMappings, EventState, LineageMappings)."""

@@ -45,6 +45,7 @@ class IntegrationRepo:
             domains=json.loads(entity.get("domains") or "[]"),
             event_driven=bool(entity.get("event_driven")),
             overwrite_tags=bool(entity.get("overwrite_tags")),
+            lineage=bool(entity.get("lineage")),
             created_at=entity["created_at"],
             updated_at=entity["updated_at"],
             secret_ref=entity.get("secret_ref"),

@@ -62,6 +62,7 @@ class DatastoreRow:
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unmatched_sample: list[str] = field(default_factory=list)
+    lineage_unmatched_sources: list[str] = field(default_factory=list)
     started_at: str | None = None
     finished_at: str | None = None
     etag: str | None = None
@@ -81,6 +82,7 @@ class DatastoreRow:
             "errors": self.errors,
             "warnings": self.warnings,
             "unmatched_sample": self.unmatched_sample,
+            "lineage_unmatched_sources": self.lineage_unmatched_sources,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
@@ -253,6 +255,7 @@ class SyncRepo:
             "errors": to_json(row.errors)[:30000],
             "warnings": to_json(row.warnings[:50]),
             "unmatched_sample": to_json(row.unmatched_sample),
+            "lineage_unmatched_sources": to_json(row.lineage_unmatched_sources),
             "started_at": row.started_at,
             "finished_at": row.finished_at,
         }
@@ -270,6 +273,7 @@ class SyncRepo:
             errors=load_json_list(e.get("errors")),
             warnings=json.loads(e.get("warnings") or "[]"),
             unmatched_sample=json.loads(e.get("unmatched_sample") or "[]"),
+            lineage_unmatched_sources=json.loads(e.get("lineage_unmatched_sources") or "[]"),
             started_at=e.get("started_at"),
             finished_at=e.get("finished_at"),
             etag=e.metadata["etag"],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from purview_sync.sync.job import DatastoreJob, SyncContext
+from purview_sync.sync.lineage_pull import pull_lineage
+from purview_sync.sync.lineage_push import push_lineage
 from purview_sync.sync.matcher import Matcher
 from purview_sync.sync.pull import pull_datastore
 from purview_sync.sync.push import push_datastore
@@ -69,9 +71,11 @@ def sync_datastore(job: DatastoreJob) -> None:
         context = SyncContext(qualytics=qualytics, purview=purview, snapshot=snapshot, match=match)
         if job.push:
             push_datastore(job, context)
+            push_lineage(job, context)  # no request at all unless the integration has lineage on
             job.heartbeat()
         if job.pull:
             pull_datastore(job, context)
+            pull_lineage(job, context)
     finally:
         purview.close()
         qualytics.close()

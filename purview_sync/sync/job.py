@@ -14,6 +14,7 @@ from purview_sync.clients.purview import PurviewClient
 from purview_sync.clients.qualytics import QualyticsClient
 from purview_sync.models import DatastoreReport, Integration
 from purview_sync.settings import Settings
+from purview_sync.storage.lineage import LineageRepo
 from purview_sync.storage.mappings import MappingRepo
 from purview_sync.sync.matcher import DatastoreMatch
 from purview_sync.sync.snapshot import DatastoreSnapshot
@@ -26,6 +27,9 @@ class Collaborators(Protocol):
 
     @property
     def mappings(self) -> MappingRepo: ...
+
+    @property
+    def lineage(self) -> LineageRepo: ...
 
     def qualytics(self, **kwargs: Any) -> QualyticsClient: ...
 

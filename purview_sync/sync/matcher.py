@@ -86,10 +86,14 @@ class MatchedAsset:
     business_attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     classifications: list[str] = field(default_factory=list)  # direct ones only (not propagated)
     labels: list[str] = field(default_factory=list)
+    collection_id: str | None = None
+    # guids of the Process entities that write this asset (relationshipAttributes.outputFromProcesses, active)
+    output_from_processes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_entity(cls, entity: dict[str, Any]) -> MatchedAsset:
         guid = entity.get("guid", "")
+        relationships = entity.get("relationshipAttributes") or {}
         return cls(
             guid=guid,
             qualified_name=(entity.get("attributes") or {}).get("qualifiedName", ""),
@@ -101,6 +105,12 @@ class MatchedAsset:
                 if c.get("typeName") and c.get("entityGuid", guid) == guid
             ],
             labels=list(entity.get("labels") or []),
+            collection_id=entity.get("collectionId"),
+            output_from_processes=[
+                str(ref["guid"])
+                for ref in relationships.get("outputFromProcesses") or []
+                if isinstance(ref, dict) and ref.get("guid") and _active(ref)
+            ],
         )
 
 

@@ -139,19 +139,20 @@ def forget_ensured() -> None:
         _ensured.clear()
 
 
-def ensure_qualytics_typedef(purview: PurviewClient) -> None:
-    """Make sure the ``Qualytics`` group exists with all of ``ATTRIBUTES`` (see the module docstring).
+def ensure_qualytics_typedef(purview: PurviewClient, extra_types: tuple[str, ...] = ()) -> None:
+    """Make sure the ``Qualytics`` group exists with all of ``ATTRIBUTES`` (see the module docstring),
+    applicable to the SQL types and ``extra_types`` (lineage: the product's own computed-table type).
 
     Raises ``TypedefError`` for a refusal a person must fix (roles, invalid definition); a throttle or an
     outage raises what the HTTP client raised (``ThrottledError``, ``HttpError`` 5xx).
     """
-    key = purview.base_url.lower()
+    key = purview.base_url.lower() + "|" + ",".join(extra_types)
     if key in _ensured:
         return
     with _lock_for(key):
         if key in _ensured:
             return
-        if _ensure(purview):
+        if _ensure(purview, extra_types):
             _ensured.add(key)
 
 
@@ -171,11 +172,13 @@ def existing_types(purview: PurviewClient, wanted: tuple[str, ...]) -> tuple[str
     return tuple(t for t in wanted if t in names)
 
 
-def _ensure(purview: PurviewClient) -> bool:
-    """True when the group was seen complete; False when a 409 said it exists but it is not readable yet."""
+def _ensure(purview: PurviewClient, extra_types: tuple[str, ...] = ()) -> bool:
+    """True when the group was seen complete; False when a 409 said it exists but it is not readable yet.
+    ``extra_types`` (the product's own lineage type, created just before) are never pruned."""
     applicable = existing_types(purview, tuple(ALL_APPLICABLE_TYPES))
     if applicable is None:
         applicable = tuple(ALL_APPLICABLE_TYPES)
+    applicable += extra_types
     # Fallback when the headers could not be read, or are behind: Atlas answers 404 "Given typename X was
     # invalid" for a type it lacks; X is left out and the call made again, at most once per type.
     for _ in range(len(applicable) + 1):
@@ -185,7 +188,7 @@ def _ensure(purview: PurviewClient) -> bool:
             return _create_or_complete(purview, applicable)
         except HttpError as exc:
             unknown = _unknown_type(exc)
-            if unknown is None or unknown not in applicable:
+            if unknown is None or unknown not in applicable or unknown in extra_types:
                 refusal = _refusal(exc)
                 if refusal is None:
                     raise  # throttled or an outage: the caller decides
