@@ -7,11 +7,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from purview_sync.dev.purview.lineage import LINEAGE_ENDS, Lineage
 from purview_sync.dev.purview.records import Classification, Collection, Entity, Rel, iso
-from purview_sync.dev.purview.store import PurviewStore
 
 
-class Rendering(PurviewStore):
+class Rendering(Lineage):
     """JSON shapes of stored records, as the Data Map and Account APIs answer them."""
 
     def _collection_json(self, c: Collection) -> dict[str, Any]:
@@ -81,8 +81,17 @@ class Rendering(PurviewStore):
             out["businessAttributes"] = copy.deepcopy(e.business)
         if e.contacts:
             out["contacts"] = copy.deepcopy(e.contacts)
+        is_process = "Process" in self._ancestors(e.type_name)
+        if is_process:  # Atlas shows a process's ends as object ids in attributes too
+            for attr in LINEAGE_ENDS:
+                ends = e.relationships.get(attr)
+                if isinstance(ends, list):
+                    out["attributes"][attr] = [self._object_id(r.guid) for r in ends]
         if relationships:
             rels: dict[str, Any] = {}
+            if not is_process and "DataSet" in self._ancestors(e.type_name):
+                for attr, ends in self._inverse_rels(e).items():
+                    rels[attr] = [self._related(r) for r in ends]
             for attr, value in e.relationships.items():
                 if value is None:
                     rels[attr] = None
@@ -93,6 +102,15 @@ class Rendering(PurviewStore):
             rels.setdefault("meanings", [])
             out["relationshipAttributes"] = rels
         return out
+
+    def _object_id(self, guid: str) -> dict[str, Any]:
+        target = self._entities.get(guid)
+        qn = target.qualified_name if target else None
+        return {
+            "guid": guid,
+            "typeName": target.type_name if target else None,
+            "uniqueAttributes": {"qualifiedName": qn},
+        }
 
     def _min_entity(self, e: Entity) -> dict[str, Any]:
         return {

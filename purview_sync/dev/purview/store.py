@@ -51,6 +51,8 @@ class PurviewStore(Simulator):
         self._by_classification: dict[str, set[str]] = {}
         self._by_name: dict[str, set[str]] = {}
         self._qn_sorted: list[tuple[str, str]] | None = None  # (lower qn, guid), rebuilt lazily
+        # (DataSet guid, "inputToProcesses" | "outputFromProcesses") → process guids (dev/purview/lineage.py)
+        self._lineage_of: dict[tuple[str, str], set[str]] = {}
         self._collections: dict[str, Collection] = {}
         self._grants: dict[str, dict[str, set[str]]] = {}
         # typedefs, by category

@@ -95,6 +95,8 @@ class TypedefRules(PurviewStore):
         }
         if raw.get("options"):
             d["options"] = dict(raw["options"])
+        if category == "ENTITY" and raw.get("serviceType"):
+            d["serviceType"] = str(raw["serviceType"])
         if category in ("ENTITY", "CLASSIFICATION"):
             supers = raw.get("superTypes") or []
             for s in supers:

@@ -11,6 +11,7 @@ from typing import Any
 
 from purview_sync.dev.purview.bizmeta import BusinessMetadataValues
 from purview_sync.dev.purview.gate import Gate
+from purview_sync.dev.purview.lineage import LINEAGE_ENDS
 from purview_sync.dev.purview.records import Caller, Classification, Entity, atlas_error, bad_params
 from purview_sync.dev.simserver import SimRequest
 
@@ -75,7 +76,8 @@ class Upsert(Gate, BusinessMetadataValues):
                 g = str(ref.get("guid") or "")
                 if g.startswith("-") and g in assignments:
                     return assignments[g]
-                if g and (g in self._entities or g in batch_guids):
+                live = g in self._entities and self._entities[g].status == "ACTIVE"
+                if g and (live or g in batch_guids):
                     return g
                 unique = ref.get("uniqueAttributes") or {}
                 found = self._by_type_qn.get((str(ref.get("typeName")), str(unique.get("qualifiedName"))))
@@ -86,10 +88,15 @@ class Upsert(Gate, BusinessMetadataValues):
                 404, "ATLAS-404-00-00A", f"Referenced entity {json.dumps(ref)} is not found ({where})"
             )
 
+        batch_types = {guid: item["typeName"] for item, _, guid, _ in plan}
         rel_plan: list[dict[str, Any]] = []
+        lineage_plan: list[dict[str, list[str]]] = []
         for item, _existing, _guid, _ in plan:
+            lineage_plan.append(self._lineage_refs(item, resolve, batch_types))
             rels: dict[str, Any] = {}
             for attr, value in (item.get("relationshipAttributes") or {}).items():
+                if attr in LINEAGE_ENDS and "Process" in self._ancestors(item["typeName"]):
+                    continue  # resolved above, stored as lineage ends
                 if value is None:
                     rels[attr] = None
                 elif isinstance(value, list):
@@ -108,8 +115,10 @@ class Upsert(Gate, BusinessMetadataValues):
                 self._check_bm(existing, item["businessAttributes"], overwrite=behavior == "replace")
         created: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
-        for (item, existing, guid, _), rels in zip(plan, rel_plan, strict=True):
-            attrs = {k: v for k, v in (item.get("attributes") or {}).items()}
+        for (item, existing, guid, _), rels, ends in zip(plan, rel_plan, lineage_plan, strict=True):
+            attrs = {
+                k: v for k, v in (item.get("attributes") or {}).items() if not (ends and k in LINEAGE_ENDS)
+            }
             if existing is None and guid in self._entities:
                 existing = self._entities[guid]  # same entity twice in one batch
             if existing is None:
@@ -147,6 +156,8 @@ class Upsert(Gate, BusinessMetadataValues):
                     entity.relationships[attr] = self._parse_seed_rel(
                         entity, attr, {"guid": value[0], "relationshipType": value[1]}
                     )
+            for attr, guids in ends.items():
+                self._set_lineage_ends(entity, attr, guids)
             if behavior != "ignore" and item.get("businessAttributes"):
                 self._write_bm(
                     entity, item["businessAttributes"], overwrite=behavior == "replace", who=caller.principal

@@ -11,19 +11,21 @@ Where things live: ``records`` (entity records, enumerations), ``wire`` (errors,
 paging — and the wire behaviour), ``state`` (tables, seeding, inspection, tag inheritance), ``payloads``
 (record → JSON — and the payload choices), ``catalog`` (connections, datastores, containers, fields),
 ``findings`` (anomalies, checks), ``tags`` (global tags — and the tag semantics), ``access`` (role, team
-permissions, the lineage add-on — and their knobs).
+permissions, the lineage add-on — and their knobs), ``lineage`` (computed containers, lineage edge writes).
 """
 
 from __future__ import annotations
 
 import ssl
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from purview_sync.dev.qualytics.access import AccessRoutes
 from purview_sync.dev.qualytics.catalog import CatalogRoutes
 from purview_sync.dev.qualytics.findings import FindingRoutes
+from purview_sync.dev.qualytics.lineage import LineageRoutes
 from purview_sync.dev.qualytics.records import (
     DEFAULT_TOKEN,
     AnomalyRecord,
@@ -39,7 +41,7 @@ from purview_sync.dev.qualytics.wire import ApiError
 from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, json_response
 
 
-class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes):
+class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, LineageRoutes):
     """Qualytics API fake: seed it with the seeding methods, point a client at ``api_url``, inspect state."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, ui_url: str | None = None,
@@ -49,6 +51,7 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes):
         self.server = SimServer("qualytics", ssl_context=ssl_context, port=port)
         self.server.not_found = lambda req: json_response({"detail": "Not Found"}, 404)  # type: ignore[method-assign]
         self._lock = threading.RLock()
+        self.calls: deque[tuple[str, str, dict[str, list[str]]]] = deque(maxlen=100_000)  # method, path, query
         self.reset()
         self._register_routes()
 
@@ -76,6 +79,7 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes):
     def _add(self, method: str, pattern: str, kind: str, fn: Callable[[SimRequest], SimResponse],
              *, auth: bool = True, needs: str | None = None) -> None:
         def handler(req: SimRequest) -> SimResponse:
+            self.calls.append((req.method, req.path, {k: list(v) for k, v in req.query.items()}))
             if auth:
                 bearer = req.bearer()
                 if not bearer:
@@ -127,6 +131,7 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes):
         add("PUT", "/global-tags/{name}", "tags.put", self._put_tag, needs="Editor")
         add("DELETE", "/global-tags/{name}", "tags.delete", self._delete_tag, needs="Editor")
         add("GET", "/lineage/edges", "lineage.edges.list", self._list_lineage_edges)
+        self._register_lineage_routes()
 
 
 __all__ = [

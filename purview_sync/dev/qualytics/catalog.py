@@ -149,7 +149,14 @@ class CatalogRoutes(Payloads):
     def _list_containers(self, req: SimRequest) -> SimResponse:
         q = Query(req)
         page, size = q.page()
-        return json_response(page_of(self._filtered_containers(q), page, size, self._container_payload))
+        def render(c: ContainerRecord) -> dict[str, Any]:
+            out = self._container_payload(c)
+            if self.computed_listing_brief:  # knob: only GET /containers/{id} has the definition
+                for key in self._computed_fields(c):
+                    out.pop(key, None)
+            return out
+
+        return json_response(page_of(self._filtered_containers(q), page, size, render))
 
     def _containers_listing(self, req: SimRequest) -> SimResponse:
         items = self._filtered_containers(Query(req))

@@ -109,6 +109,43 @@ class Payloads(QualyticsState):
         }
         if c.container_type == "table":
             out["table_type"] = c.table_type
+        out.update(self._computed_fields(c))
+        return out
+
+    def _computed_fields(self, c: ContainerRecord) -> dict[str, Any]:
+        """What a computed container's GET adds (qualytics-lineage.md §2.1). The join's shape is the knob
+        ``computed_join_shape``: ``ids`` (the create body + ``right_datastore_id``, the Oct-2025 schema),
+        ``objects`` (``left_container``/``right_container`` ``{id, name}``, the CLI tests) or ``sources``
+        (the 2026 SQL mode: ``query`` + ``sources[]``)."""
+        d = c.definition
+        if c.container_type == "computed_table":
+            return {"query": d.get("query"), "incremental_identifier_type": None}
+        if c.container_type == "computed_file":
+            source = self.containers.get(d.get("source_container_id") or 0)
+            store = self.datastores[source.datastore_id].store_type if source else None
+            return {"source_container": {"id": source.id, "name": source.name, "store_type": store} if source else None,
+                    "select_clause": d.get("select_clause"), "where_clause": d.get("where_clause")}
+        if c.container_type != "computed_join":
+            return {}
+        left, right = self.containers.get(d["left_container_id"]), self.containers.get(d["right_container_id"])
+        right_ds = right.datastore_id if right else None
+        if self.computed_join_shape == "sources":
+            query = (f"SELECT {d.get('select_clause') or '*'} FROM {left.name if left else '?'} l "
+                     f"JOIN {right.name if right else '?'} r ON l.{d.get('left_join_field_name')} = "
+                     f"r.{d.get('right_join_field_name')}")
+            return {"query": query, "sources": [
+                {"container_id": x.id, "datastore_id": x.datastore_id, "alias": alias, "ordinal": i}
+                for i, (x, alias) in enumerate(((left, "l"), (right, "r"))) if x is not None]}
+        out: dict[str, Any] = {
+            "right_datastore_id": right_ds, "left_join_field_name": d.get("left_join_field_name"),
+            "right_join_field_name": d.get("right_join_field_name"), "left_prefix": d.get("left_prefix", "left"),
+            "right_prefix": d.get("right_prefix", "right"), "join_type": d.get("join_type", "inner"),
+            "select_clause": d.get("select_clause"), "where_clause": d.get("where_clause")}
+        if self.computed_join_shape == "objects":
+            out["left_container"] = {"id": left.id, "name": left.name} if left else None
+            out["right_container"] = {"id": right.id, "name": right.name} if right else None
+        else:
+            out["left_container_id"], out["right_container_id"] = d["left_container_id"], d["right_container_id"]
         return out
 
     def _field_payload(self, f: FieldRecord) -> dict[str, Any]:

@@ -110,6 +110,7 @@ class ContainerRecord:
     archived: bool = False
     created: str = field(default_factory=utc_now)
     tags: list[str] = field(default_factory=list)
+    definition: dict[str, Any] = field(default_factory=dict)  # computed containers: query, sources, ...
 
 
 @dataclass

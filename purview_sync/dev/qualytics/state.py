@@ -65,6 +65,11 @@ class QualyticsState(Simulator):
             self._fields_by_container: dict[int, list[int]] = {}
             self._checks_by_container: dict[int, list[int]] = {}
             self._anomalies_by_container: dict[int, list[int]] = {}
+            # lineage writes (dev/qualytics/lineage.py; the add-on and the edges themselves: access.py)
+            self._ids["edge"] = itertools.count(1)
+            self.lineage_accepts_purview = True  # whether POST /lineage/edges takes source_type "purview" [?]
+            self.computed_join_shape = "ids"  # ids | objects | sources (payloads._computed_fields)
+            self.computed_listing_brief = False  # True: the container listing leaves definitions out [I]
             self.server.stats.clear()
 
 

@@ -1,5 +1,5 @@
 """EntityRoutes: the Purview simulator's discovery and entity routes (search query; entity GET by guid,
-header, bulk, unique attribute; entity and bulk create-or-update).
+header, bulk, unique attribute; entity and bulk create-or-update; delete by guid and in bulk).
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from purview_sync.dev.purview.records import Caller, atlas_error, bad_params
+from purview_sync.dev.purview.records import Caller, Entity, atlas_error, bad_params
 from purview_sync.dev.purview.search import Search
 from purview_sync.dev.purview.upsert import Upsert
 from purview_sync.dev.simserver import SimRequest, SimResponse, json_response
@@ -98,3 +98,27 @@ class EntityRoutes(Upsert, Search):
             if not isinstance(body, dict) or not isinstance(body.get("entity"), dict):
                 raise bad_params("body must be AtlasEntityWithExtInfo with an 'entity' object")
             return json_response(self._upsert(req, caller, [body["entity"]]))
+
+        # ---- entities: delete (reference/purview-lineage-and-import.md B4) ----
+        def delete(entities: list[Entity], caller: Caller) -> SimResponse:
+            for entity in entities:
+                self._require_curator(caller, entity.collection, f"delete entity: guid={entity.guid}")
+            deleted = []
+            for entity in entities:
+                if entity.status != "ACTIVE":
+                    continue  # already deleted: Atlas leaves it out of the result
+                header = self._header(entity)  # the pre-delete snapshot, status ACTIVE (as Atlas shows it)
+                self._delete_entity(entity, caller.principal)
+                deleted.append(header)
+            return json_response({"mutatedEntities": {"DELETE": deleted} if deleted else {}})
+
+        @route("DELETE", "/atlas/v2/entity/guid/{guid}", "entity_delete")
+        def entity_delete(req: SimRequest, caller: Caller) -> SimResponse:
+            return delete([self._entity_or_404(req.params["guid"])], caller)
+
+        @route("DELETE", "/atlas/v2/entity/bulk", "entity_bulk_delete")
+        def entity_bulk_delete(req: SimRequest, caller: Caller) -> SimResponse:
+            guids = req.query.get("guid") or []
+            if not guids:
+                raise bad_params("at least one guid is required")
+            return delete([self._entity_or_404(g) for g in dict.fromkeys(guids)], caller)
