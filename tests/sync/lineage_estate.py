@@ -14,7 +14,11 @@ from tests.conftest import Api
 from tests.helpers import datastore_entry, run_sync
 
 HOST = "lineage-srv.database.windows.net"
-SALES = {"orders": ["id", "amount", "customer_id"], "customers": ["id", "name"], "payments": ["id", "order_id"]}
+SALES = {
+    "orders": ["id", "amount", "customer_id"],
+    "customers": ["id", "name"],
+    "payments": ["id", "order_id"],
+}
 GEO = {"regions": ["id", "name"]}
 
 
@@ -90,7 +94,9 @@ def computed_entities(local: LocalEnvironment, ds: int, cid: int) -> tuple[dict 
     """(the computed entity, its process) as Purview renders them, None when absent."""
     assert local.purview
     qn = computed_qn(local, ds, cid)
-    return local.purview.entity_by_qn(qn, COMPUTED_TABLE), local.purview.entity_by_qn(f"{qn}/process", COMPUTED_PROCESS)
+    return local.purview.entity_by_qn(qn, COMPUTED_TABLE), local.purview.entity_by_qn(
+        f"{qn}/process", COMPUTED_PROCESS
+    )
 
 
 def guids_of(refs: list[dict] | None) -> set[str]:

@@ -45,10 +45,14 @@ def test_computed_containers_land_with_their_inputs_outputs_and_values(
     # the two types, and the Qualytics group applicable to the computed one
     table_def, process_def = p.typedef(COMPUTED_TABLE), p.typedef(COMPUTED_PROCESS)
     assert table_def and table_def["superTypes"] == ["DataSet"] and table_def["serviceType"] == "Qualytics"
-    assert process_def and process_def["superTypes"] == ["Process"] and process_def["serviceType"] == "Qualytics"
+    assert (
+        process_def and process_def["superTypes"] == ["Process"] and process_def["serviceType"] == "Qualytics"
+    )
     assert [a["name"] for a in process_def["attributeDefs"]] == ["columnMapping"]
     group = p.typedef("Qualytics")
-    assert group and all(COMPUTED_TABLE in json.loads(a["options"]["applicableEntityTypes"]) for a in group["attributeDefs"])
+    assert group and all(
+        COMPUTED_TABLE in json.loads(a["options"]["applicableEntityTypes"]) for a in group["attributeDefs"]
+    )
 
     c, g = estate.containers, estate.table_guid
     # computed table: the query's tables (not the CTE, not the subquery); ghost_table is unmatched
@@ -91,7 +95,9 @@ def test_computed_containers_land_with_their_inputs_outputs_and_values(
     ]  # fmt: skip
     # the scanned tables show the process reading them
     orders = p.entity(g("orders"))
-    assert orders and {join_process["guid"], process["guid"]} <= guids_of(orders["relationshipAttributes"]["inputToProcesses"])
+    assert orders and {join_process["guid"], process["guid"]} <= guids_of(
+        orders["relationshipAttributes"]["inputToProcesses"]
+    )
     assert entry["lineage_entities_written"] == 6 and entry["totals"]["lineage_entities_written"] == 6
     assert c  # the containers exist in both datastores
 
@@ -135,7 +141,9 @@ def test_a_removed_computed_container_loses_its_two_entities(
     assert computed_entities(local, estate.ds, cid) == (None, None)
     assert local.purview.entity(table["guid"])["status"] == "DELETED"  # type: ignore[index]
     # the others stay
-    assert all(computed_entities(local, estate.ds, estate.computed[n])[1] for n in ("big_orders", "customer_names"))
+    assert all(
+        computed_entities(local, estate.ds, estate.computed[n])[1] for n in ("big_orders", "customer_names")
+    )
 
 
 def test_a_query_naming_only_unknown_tables_makes_no_process(
@@ -143,7 +151,9 @@ def test_a_query_naming_only_unknown_tables_makes_no_process(
 ) -> None:
     assert local.qualytics
     estate = make_estate(local, computed=False)
-    cid = local.qualytics.add_computed_table(estate.ds, "nowhere", "SELECT * FROM other_db.dbo.orders JOIN nope ON 1=1")
+    cid = local.qualytics.add_computed_table(
+        estate.ds, "nowhere", "SELECT * FROM other_db.dbo.orders JOIN nope ON 1=1"
+    )
     entry = sync(api, integration, estate.ds, push=True, pull=False)
     table, process = computed_entities(local, estate.ds, cid)
     assert table is not None and process is None
@@ -165,6 +175,7 @@ def test_a_join_is_read_in_every_shape_the_api_may_answer(
         local.qualytics.computed_join_shape, local.qualytics.computed_listing_brief = "ids", False
     _, process = computed_entities(local, estate.ds, estate.computed["orders_by_region"])
     assert process and guids_of(process["attributes"]["inputs"]) == {
-        estate.table_guid("orders"), estate.table_guid("regions")
+        estate.table_guid("orders"),
+        estate.table_guid("regions"),
     }
     assert ("columnMapping" in process["attributes"]) is (shape == "objects")
