@@ -2,7 +2,10 @@
 
 It follows the Qualytics docs' example (``finance_db.dbo.transactions.amount``) and covers the cases a
 newcomer should see: three SQL flavours in different collections, a view, classifications (system and
-custom, table and column level, one propagated), a label, an unmatched table, and a file datastore.
+custom, table and column level, one propagated), a label, an unmatched table, a file datastore, and
+lineage both ways: a computed table and a computed join across two datastores in Qualytics (pushed to
+Purview as ``qualytics_computed_table`` + process), and an existing Purview (ADF) process between two tables
+(pulled as a Qualytics lineage edge) — with an integration that has ``lineage`` on.
 """
 
 from __future__ import annotations
@@ -112,5 +115,33 @@ def load_sample_estate(purview: PurviewSim, qualytics: QualyticsSim) -> SampleEs
         estate.datastores["finance_db.dbo"], c["finance_db.dbo.transactions"], ["amount"], check_id=check
     )
     qualytics.add_check(estate.datastores["sales_dw.sales"], c["sales_dw.sales.orders"], ["amount"])
+
+    # lineage: computed containers in Qualytics, a copy activity in Purview
+    c["finance_db.dbo.large_transactions"] = qualytics.add_computed_table(
+        estate.datastores["finance_db.dbo"],
+        "large_transactions",
+        "SELECT t.id, t.amount, cu.name FROM dbo.transactions t JOIN customers cu ON cu.id = t.id "
+        "WHERE t.amount > 10000",
+        quality_score=83.0,
+    )
+    c["sales_dw.sales.orders_with_customers"] = qualytics.add_computed_join(
+        estate.datastores["sales_dw.sales"],
+        "orders_with_customers",
+        c["sales_dw.sales.orders"],
+        c["finance_db.dbo.customers"],  # the right side lives in another datastore
+        left_join_field_name="customer_id",
+        right_join_field_name="id",
+        select_clause="left_order_id, left_amount, right_name AS customer_name",
+        quality_score=78.0,
+    )
+    sales = "mssql://analytics-ws.sql.azuresynapse.net/sales_dw/sales"
+    purview.add_process(
+        "adf_copy_activity",
+        "https://adf-finance.example/pipelines/load_transactions/copy_orders",
+        name="copy_orders",
+        inputs=[guids[f"{sales}/orders"]],
+        outputs=[guids[f"{fin}/transactions"]],
+        collection="fin01",
+    )
     assert f  # every field is addressable by its dotted name
     return estate

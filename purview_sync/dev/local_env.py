@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 
 from purview_sync.dev.azurite import Azurite
 from purview_sync.dev.entra import EntraSim
-from purview_sync.dev.estate import load_sample_estate
+from purview_sync.dev.estate import SampleEstate, load_sample_estate
 from purview_sync.dev.identities import (
     APP_CLIENT_ID,
     APP_CLIENT_SECRET,
@@ -37,6 +37,7 @@ class LocalEnvironment:
     purview: PurviewSim | None = None
     qualytics: QualyticsSim | None = None
     encryption_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
+    estate: SampleEstate | None = None  # the sample estate's ids, once loaded
     _owns_azurite: bool = False
 
     def start(self, *, estate: bool = True) -> LocalEnvironment:
@@ -56,7 +57,7 @@ class LocalEnvironment:
         ).start()
         self.qualytics = QualyticsSim(token=QUALYTICS_TOKEN).start()
         if estate:
-            load_sample_estate(self.purview, self.qualytics)
+            self.estate = load_sample_estate(self.purview, self.qualytics)
         return self
 
     def stop(self) -> None:

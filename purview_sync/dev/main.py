@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.update(local.env())
     host = build_host(args.port).start()
     state_files = write_state(args.state_dir, host)
-    print(banner(host, local.connect_body() if local else None), flush=True)
+    print(banner(host, local.connect_body(lineage=True) if local else None), flush=True)
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

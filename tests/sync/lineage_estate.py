@@ -75,7 +75,7 @@ def make_estate(local: LocalEnvironment, *, computed: bool = True) -> LineageEst
 
 
 def connect(api: Api, local: LocalEnvironment, **overrides: Any) -> str:
-    resp = api.post("/integrations", json=local.connect_body(domains=["fin01"], **overrides))
+    resp = api.post("/integrations", json=local.connect_body(**{"domains": ["fin01"], **overrides}))
     assert resp.status_code == 201, resp.text
     return resp.json()["id"]
 

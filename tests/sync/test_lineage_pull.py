@@ -12,7 +12,8 @@ from purview_sync.dev.local_env import LocalEnvironment
 from purview_sync.dev.qualytics import QualyticsSim
 from purview_sync.sync.lineage_pull import LINEAGE_FORBIDDEN
 from tests.conftest import Api
-from tests.sync.lineage_estate import LineageEstate, connect, make_estate, sync
+from tests.helpers import run_sync
+from tests.sync.lineage_estate import LineageEstate, computed_entities, connect, guids_of, make_estate, sync
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +130,36 @@ def test_lineage_off_sends_no_lineage_request_at_all(
         assert "entitydef" not in call.path and "uniqueAttribute" not in call.path, call
         assert not (call.path.endswith("/entity/bulk") and call.method != "GET"), call
         assert b"qualytics_computed" not in call.body, call
-    for method, path, query in list(qualytics.calls)[q_since:]:
+    for _method, path, query in list(qualytics.calls)[q_since:]:
         assert "/lineage" not in path
         assert not any(t.startswith("computed") for t in query.get("container_type", [])), (path, query)
     assert all(entry[k] == 0 for k in ("lineage_entities_written", "lineage_edges_added"))
     assert not [e for e in qualytics.edges() if e["target_container_id"] in estate.containers.values()]
+
+
+def test_the_sample_estate_shows_lineage_both_ways(api: Api, local: LocalEnvironment) -> None:
+    """What a newcomer sees after scripts/run with the printed connect body (lineage on)."""
+    assert local.purview and local.qualytics and local.estate
+    estate, q = local.estate, local.qualytics
+    integration = connect(api, local, lineage=True, domains=[])
+    finance, sales = estate.datastores["finance_db.dbo"], estate.datastores["sales_dw.sales"]
+    run = run_sync(api, integration, push=True, pull=True, datastore_ids=[finance, sales])
+    assert run["status"] == "completed", run
+    assert run["totals"]["lineage_entities_written"] == 4 and run["totals"]["lineage_edges_added"] == 1
+    c = estate.containers
+    _, process = computed_entities(local, finance, c["finance_db.dbo.large_transactions"])
+    fin = "mssql://sql-finance.database.windows.net/finance_db/dbo"
+    sales_qn = "mssql://analytics-ws.sql.azuresynapse.net/sales_dw/sales"
+    g = estate.purview_guids
+    assert process and guids_of(process["attributes"]["inputs"]) == {
+        g[f"{fin}/transactions"],
+        g[f"{fin}/customers"],
+    }
+    join, join_process = computed_entities(local, sales, c["sales_dw.sales.orders_with_customers"])
+    assert join and join["collectionId"] == "mkt02"
+    assert join_process and guids_of(join_process["attributes"]["inputs"]) == {
+        g[f"{sales_qn}/orders"],
+        g[f"{fin}/customers"],
+    }
+    [edge] = edges_between(q, c["sales_dw.sales.orders"], c["finance_db.dbo.transactions"])
+    assert edge["source_type"] == "purview" and "copy_orders" in edge["description"]
