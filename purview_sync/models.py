@@ -65,7 +65,7 @@ def _domains(value: list[str]) -> list[str]:
 class ConnectRequest(_Body):
     purview_url: str = Field(max_length=500)
     tenant_id: str
-    client_id: str | None = Field(default=None, max_length=100)
+    client_id: str | None = Field(default=None, min_length=1, max_length=100)
     client_secret: SecretStr | None = Field(default=None, max_length=1000)
     domains: list[str] = Field(default_factory=list, max_length=200)
     event_driven: bool = True
@@ -87,7 +87,7 @@ class ConnectRequest(_Body):
 class PatchRequest(_Body):
     purview_url: str | None = Field(default=None, max_length=500)
     tenant_id: str | None = None
-    client_id: str | None = Field(default=None, max_length=100)
+    client_id: str | None = Field(default=None, min_length=1, max_length=100)
     client_secret: SecretStr | None = Field(default=None, max_length=1000)
     domains: list[str] | None = Field(default=None, max_length=200)
     event_driven: bool | None = None
