@@ -51,7 +51,7 @@ class QueryError(ValueError):
 
 
 def query_tables(query: str) -> list[TableName]:
-    """The tables a SQL query reads, in order of appearance, without duplicates."""
+    """The tables a SQL query reads, without duplicates (ordered by where the parser finds them)."""
     try:
         trees = sqlglot.parse(query, read=DIALECT)
     except ParseError as exc:
@@ -63,8 +63,11 @@ def query_tables(query: str) -> list[TableName]:
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         for table in tree.find_all(exp.Table):
             name = table.name
-            if not name or name.startswith("#") or not isinstance(table.this, exp.Identifier):
-                continue  # a table-valued function, a temp table
+            ident = table.this
+            if not name or not isinstance(ident, exp.Identifier):
+                continue  # a table-valued function
+            if ident.args.get("temporary") or ident.args.get("global_") or name.startswith("#"):
+                continue  # a temp table (#t, ##t)
             if not table.db and not table.catalog and name.lower() in ctes:
                 continue
             ref = TableName(table.catalog or "", table.db or "", name)
