@@ -31,11 +31,13 @@ from urllib.parse import urlsplit
 
 from purview_sync.clients.http import HttpError, ThrottledError, error_text
 from purview_sync.clients.purview import BULK_WRITE_MAX
+from purview_sync.settings import LinkTemplates
 from purview_sync.sync.job import DatastoreJob, SyncContext
 from purview_sync.sync.lineage_sources import SourceResolver, Sources
 from purview_sync.sync.lineage_sql import column_pairs, container_sources
 from purview_sync.sync.lineage_typedef import COMPUTED_PROCESS, COMPUTED_TABLE, ensure_lineage_typedefs
 from purview_sync.sync.push import changed_values, desired_values, table_facts
+from purview_sync.sync.snapshot import is_archived
 from purview_sync.sync.typedef import GROUP, TypedefError
 
 log = logging.getLogger(__name__)
@@ -124,14 +126,16 @@ class LineagePush:
         self.job, self.context, self.report = job, context, job.report
         self.purview, self.qualytics = context.purview, context.qualytics
         self.ds_id = context.snapshot.id
-        self.ui_url = job.services.settings.qualytics_ui_url.rstrip("/")
+        settings = job.services.settings
+        self.ui_url = settings.qualytics_ui_url.rstrip("/")
+        self.links = LinkTemplates(self.ui_url, settings.qualytics_link_templates)
         self.prefix = computed_prefix(self.ui_url, self.ds_id)
         root = context.match.root
         self.collection = root.collection_id if root else None
         self.anchor = root.qualified_name if root else None
 
     def run(self) -> None:
-        computed = list(self.qualytics.list_computed_containers(self.ds_id))
+        computed = [c for c in self.qualytics.list_computed_containers(self.ds_id) if not is_archived(c)]
         ours = self._our_entities()
         if not computed and not ours:
             return
@@ -178,7 +182,7 @@ class LineagePush:
             sources = resolver.sources(container)
             for label in sources.unmatched:
                 self.report.unmatched_source(name, label)
-            link = f"{self.ui_url}/datastores/{self.ds_id}/tables/{cid}"
+            link = self.links.table(self.ds_id, cid)
             table = {
                 "qualifiedName": qn,
                 "name": name,
@@ -315,7 +319,7 @@ class LineagePush:
         for p in plans:
             if p.guid is None:
                 continue
-            wanted = desired_values(table_facts(snapshot, p.container, self.ui_url))
+            wanted = desired_values(table_facts(snapshot, p.container, self.links))
             current = ((p.existing_table or {}).get("businessAttributes") or {}).get(GROUP)
             changes = changed_values(current, wanted)
             self.report.attributes_unchanged += len(wanted) - len(changes)
