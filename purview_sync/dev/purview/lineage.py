@@ -12,7 +12,7 @@ omitted key keeps it. Stored as relationships ``dataset_process_inputs`` / ``pro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from purview_sync.dev.purview.records import Entity, Rel, atlas_error
@@ -91,3 +91,28 @@ class Lineage(PurviewStore):
         self._by_type_qn.pop((entity.type_name, entity.qualified_name), None)
         entity.status = "DELETED"
         entity.touch(who)
+
+    # --- seeding ------------------------------------------------------------------------------------------
+    def add_process(
+        self,
+        type_name: str,
+        qualified_name: str,
+        *,
+        inputs: Iterable[str],
+        outputs: Iterable[str],
+        name: str | None = None,
+        collection: str | None = None,
+    ) -> str:
+        """A Process entity (an unknown ``type_name`` is registered as a Process subtype, e.g.
+        ``adf_copy_activity``) reading the ``inputs`` guids and writing the ``outputs`` guids; its DataSets
+        then show it in ``inputToProcesses`` / ``outputFromProcesses``."""
+        with self._lock:
+            if type_name not in self._defs["ENTITY"]:
+                self._store_def("ENTITY", self._builtin_def("ENTITY", type_name, {"superTypes": ["Process"]}))
+            attrs = {"qualifiedName": qualified_name, "name": name or qualified_name.rsplit("/", 1)[-1]}
+            process = self._create(
+                type_name, attrs, collection or self.account, guid=None, who="ServiceAdmin"
+            )
+            self._set_lineage_ends(process, "inputs", list(inputs))
+            self._set_lineage_ends(process, "outputs", list(outputs))
+            return process.guid

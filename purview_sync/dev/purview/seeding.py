@@ -243,28 +243,6 @@ class Seeding(Rendering, TypedefRules, BusinessMetadataValues):
             self._qn_sorted = None
             return new.guid
 
-    def add_process(
-        self,
-        type_name: str,
-        qualified_name: str,
-        *,
-        inputs: Iterable[str],
-        outputs: Iterable[str],
-        name: str | None = None,
-        collection: str | None = None,
-    ) -> str:
-        """A Process entity (an unknown ``type_name`` is registered as a Process subtype, e.g.
-        ``adf_copy_activity``) reading the ``inputs`` guids and writing the ``outputs`` guids; its DataSets
-        then show it in ``inputToProcesses`` / ``outputFromProcesses``."""
-        with self._lock:
-            if type_name not in self._defs["ENTITY"]:
-                self._store_def("ENTITY", self._builtin_def("ENTITY", type_name, {"superTypes": ["Process"]}))
-            guid = self.add_entity(type_name, qualified_name, name=name, collection=collection)
-            process = self._entities[guid]
-            self._set_lineage_ends(process, "inputs", list(inputs))
-            self._set_lineage_ends(process, "outputs", list(outputs))
-            return guid
-
     def delete_entity(self, guid: str) -> None:
         """Soft-delete (status DELETED): GET still answers, search drops it, relations show DELETED."""
         with self._lock:
