@@ -163,3 +163,17 @@ def test_the_sample_estate_shows_lineage_both_ways(api: Api, local: LocalEnviron
     }
     [edge] = edges_between(q, c["sales_dw.sales.orders"], c["finance_db.dbo.transactions"])
     assert edge["source_type"] == "purview" and "copy_orders" in edge["description"]
+
+
+def test_deleting_the_integration_forgets_its_lineage_mappings_and_keeps_the_edges(
+    api: Api, local: LocalEnvironment, qualytics: QualyticsSim, services: Services
+) -> None:
+    estate = make_estate(local, computed=False)
+    add_copy(local, estate, "orders", "payments", "copy_a")
+    integration = connect(api, local, lineage=True)
+    assert sync(api, integration, estate.ds, push=False, pull=True)["lineage_edges_added"] == 1
+    assert services.lineage.list_for_datastore(integration, estate.ds)
+    assert api.delete(f"/integrations/{integration}").status_code == 204
+    assert services.lineage.list_for_datastore(integration, estate.ds) == []
+    c = estate.containers
+    assert len(edges_between(qualytics, c["orders"], c["payments"])) == 1  # what is in Qualytics stays

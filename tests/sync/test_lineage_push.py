@@ -4,11 +4,17 @@ own types, through the devhost's real queue function against Azurite and the sim
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
+from purview_sync.app.services import Services
 from purview_sync.dev.local_env import LocalEnvironment
+from purview_sync.sync.job import DatastoreJob, SyncContext
+from purview_sync.sync.lineage_push import LineagePush
 from purview_sync.sync.lineage_typedef import COMPUTED_PROCESS, COMPUTED_TABLE
+from purview_sync.sync.matcher import Matcher
+from purview_sync.sync.snapshot import DatastoreSnapshot
 from tests.conftest import Api
 from tests.sync.lineage_estate import (
     computed_entities,
@@ -179,3 +185,68 @@ def test_a_join_is_read_in_every_shape_the_api_may_answer(
         estate.table_guid("regions"),
     }
     assert ("columnMapping" in process["attributes"]) is (shape == "objects")
+
+
+def test_an_event_push_of_one_table_also_lands_the_lineage(
+    api: Api, local: LocalEnvironment, integration: str
+) -> None:
+    """An event push reads one table only; the computed containers' sources are matched on demand."""
+    estate = make_estate(local)
+    body = {"type": "scan_completed", "datastore_id": estate.ds, "container_id": estate.containers["orders"],
+            "integration_id": integration}  # fmt: skip
+    assert api.post("/events", json=body).status_code == 202
+    deadline = time.monotonic() + 30
+    while computed_entities(local, estate.ds, estate.computed["orders_by_region"])[1] is None:
+        assert time.monotonic() < deadline, "the event push did not land the lineage"
+        time.sleep(0.2)
+    runs = api.get(f"/integrations/{integration}/syncs").json()["items"]
+    assert [r["options"]["container_id"] for r in runs if r["options"].get("trigger") == "event"] == [
+        estate.containers["orders"]
+    ]
+    _, process = computed_entities(local, estate.ds, estate.computed["big_orders"])
+    assert process and guids_of(process["attributes"]["inputs"]) == {
+        estate.table_guid("orders"),
+        estate.table_guid("customers"),
+        estate.table_guid("payments"),
+    }
+    _, join = computed_entities(local, estate.ds, estate.computed["orders_by_region"])
+    assert join and guids_of(join["attributes"]["inputs"]) == {
+        estate.table_guid("orders"),
+        estate.table_guid("regions"),
+    }
+
+
+def test_a_table_gone_since_matching_fails_only_its_own_computed_container(
+    local: LocalEnvironment, integration: str, services: Services
+) -> None:
+    """Atlas fails a whole bulk call on one unresolvable reference (404 ATLAS-404-00-00A): the push retries
+    container by container, so the others still land and the one is reported against its entity."""
+    assert local.purview and local.qualytics
+    estate = make_estate(local)
+    found = services.integrations.get(integration)
+    assert found
+    qualytics, purview = services.qualytics(), services.purview_for(found)
+    datastore = qualytics.get_datastore(estate.ds)
+    assert datastore
+    job = DatastoreJob(services, found, datastore, pull=False, push=True, deadline=time.monotonic() + 60,
+                       heartbeat=lambda: None)  # fmt: skip
+    snapshot = DatastoreSnapshot.load(qualytics, datastore, with_counts=True)
+    match = Matcher(purview, found.domains).match(
+        snapshot.datastore, snapshot.tables, snapshot.fields_by_table
+    )
+    local.purview.delete_entity(estate.table_guid("payments"))  # deleted in Purview after the match
+    since = len(local.purview.calls)
+    try:
+        LineagePush(job, SyncContext(qualytics, purview, snapshot, match)).run()
+    finally:
+        qualytics.close()
+        purview.close()
+    statuses = [c.status for c in entity_writes(local, since) if c.method == "POST"]
+    assert statuses[0] == 404 and statuses[1:].count(404) == 1 and statuses.count(200) == 2
+    big = computed_qn(local, estate.ds, estate.computed["big_orders"])
+    assert [e.asset for e in job.report.errors] == [big]
+    assert all(
+        computed_entities(local, estate.ds, estate.computed[n])[1]
+        for n in ("orders_by_region", "customer_names")
+    )
+    assert computed_entities(local, estate.ds, estate.computed["big_orders"]) == (None, None)
