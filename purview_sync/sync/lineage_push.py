@@ -157,17 +157,20 @@ class LineagePush:
 
     # --- reading ------------------------------------------------------------------------------------------
     def _our_entities(self) -> dict[str, str]:
-        """qualifiedName → guid of this datastore's lineage entities (a search: types + qualifiedName prefix)."""
-        flt = {
-            "and": [
-                {"or": [{"entityType": t} for t in (COMPUTED_TABLE, COMPUTED_PROCESS)]},
-                {"attributeName": "qualifiedName", "operator": "prefix", "attributeValue": self.prefix},
-            ]
-        }
+        """qualifiedName → guid of this datastore's lineage entities: a search by the two types and the
+        qualifiedName prefix — or, where Purview refuses ``prefix`` (400), by the types alone, compared here."""
+        types = {"or": [{"entityType": t} for t in (COMPUTED_TABLE, COMPUTED_PROCESS)]}
+        by_prefix = {"attributeName": "qualifiedName", "operator": "prefix", "attributeValue": self.prefix}
+        try:
+            hits = list(self.purview.search({"and": [types, by_prefix]}))
+        except HttpError as exc:
+            if exc.status != 400:
+                raise
+            hits = list(self.purview.search(types))
         return {
             str(hit.get("qualifiedName")): str(hit.get("id"))
-            for hit in self.purview.search(flt)
-            if str(hit.get("qualifiedName", "")).startswith(self.prefix)
+            for hit in hits
+            if str(hit.get("qualifiedName", "")).startswith(self.prefix) and hit.get("id")
         }
 
     def _plan(self, computed: list[dict[str, Any]]) -> list[Planned]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import fields
 
 import pytest
 
 from purview_sync.app.services import Services
 from purview_sync.dev.local_env import LocalEnvironment
+from purview_sync.dev.purview.knobs import STRICT, Knobs
 from purview_sync.sync.job import DatastoreJob, SyncContext
 from purview_sync.sync.lineage_push import LineagePush
 from purview_sync.sync.lineage_typedef import COMPUTED_PROCESS, COMPUTED_TABLE
@@ -250,3 +252,24 @@ def test_a_table_gone_since_matching_fails_only_its_own_computed_container(
         for n in ("orders_by_region", "customer_names")
     )
     assert computed_entities(local, estate.ds, estate.computed["big_orders"]) == (None, None)
+
+
+def test_push_is_idempotent_and_cleans_up_under_the_strictest_purview(
+    api: Api, local: LocalEnvironment, integration: str
+) -> None:
+    """Case-sensitive search that refuses ``prefix`` (knobs.STRICT): the push still finds its own entities."""
+    assert local.purview and local.qualytics
+    defaults = {f.name: getattr(Knobs(), f.name) for f in fields(Knobs)}
+    local.purview.set_knobs(**STRICT)
+    try:
+        estate = make_estate(local)
+        first = sync(api, integration, estate.ds, push=True, pull=False)
+        assert first["errors"] == [] and first["lineage_entities_written"] == 6, first
+        since = len(local.purview.calls)
+        assert sync(api, integration, estate.ds, push=True, pull=False)["lineage_entities_written"] == 0
+        assert entity_writes(local, since) == []
+        local.qualytics.remove_container(estate.computed["customer_names"])
+        assert sync(api, integration, estate.ds, push=True, pull=False)["lineage_entities_deleted"] == 2
+    finally:
+        local.purview.set_knobs(**defaults)
+    assert computed_entities(local, estate.ds, estate.computed["customer_names"]) == (None, None)
