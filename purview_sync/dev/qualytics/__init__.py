@@ -7,7 +7,8 @@ simulated follows ``shared/reference/qualytics-api.md``; where the reference lea
 made here is written down in the docstring of the module that makes it, so that the client is not built
 on a guess silently.
 
-Where things live: ``records`` (entity records, enumerations), ``wire`` (errors, query/body parsing,
+Where things live: ``knobs`` (the behaviours the references leave open, ``configure(**knobs)``),
+``records`` (entity records, enumerations), ``wire`` (errors, query/body parsing,
 paging — and the wire behaviour), ``state`` (tables, seeding, inspection, tag inheritance), ``payloads``
 (record → JSON — and the payload choices), ``catalog`` (connections, datastores, containers, fields),
 ``findings`` (anomalies, checks), ``tags`` (global tags — and the tag semantics), ``access`` (role, team
@@ -20,11 +21,13 @@ import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from purview_sync.dev.qualytics.access import AccessRoutes
 from purview_sync.dev.qualytics.catalog import CatalogRoutes
 from purview_sync.dev.qualytics.findings import FindingRoutes
+from purview_sync.dev.qualytics.knobs import QualyticsKnobs
 from purview_sync.dev.qualytics.lineage import LineageRoutes
 from purview_sync.dev.qualytics.records import (
     DEFAULT_TOKEN,
@@ -41,6 +44,18 @@ from purview_sync.dev.qualytics.wire import ApiError
 from purview_sync.dev.simserver import SimRequest, SimResponse, SimServer, json_response
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """One exchange the simulator served: what ``tests/dev/qualytics/test_schemas.py`` validates."""
+
+    kind: str
+    method: str
+    path: str
+    request_body: bytes
+    status: int
+    body: Any
+
+
 class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, LineageRoutes):
     """Qualytics API fake: seed it with the seeding methods, point a client at ``api_url``, inspect state."""
 
@@ -52,6 +67,8 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, Lineag
         self.server.not_found = lambda req: json_response({"detail": "Not Found"}, 404)  # type: ignore[method-assign]
         self._lock = threading.RLock()
         self.calls: deque[tuple[str, str, dict[str, list[str]]]] = deque(maxlen=100_000)  # method, path, query
+        self.recording: list[Recorded] | None = None  # set to [] to record every exchange (schema tests)
+        self.intercepts: dict[str, Callable[[SimRequest], None]] = {}  # kind → run before the handler
         self.reset()
         self._register_routes()
 
@@ -90,9 +107,15 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, Lineag
             try:
                 with self._lock:
                     self._authorize(needs)
-                    return fn(req)
+                    hook = self.intercepts.get(kind)
+                    if hook is not None:
+                        hook(req)
+                    response = fn(req)
             except ApiError as exc:
-                return json_response({"detail": exc.detail}, exc.status, **exc.headers)
+                response = json_response({"detail": exc.detail}, exc.status, **exc.headers)
+            if self.recording is not None:
+                self.recording.append(Recorded(kind, req.method, req.path, req.body, response.status, response.body))
+            return response
 
         self.server.route(method, "/api" + pattern, kind)(handler)
 
@@ -141,7 +164,9 @@ __all__ = [
     "ContainerRecord",
     "DatastoreRecord",
     "FieldRecord",
+    "QualyticsKnobs",
     "QualyticsSim",
+    "Recorded",
     "ScoreSnapshot",
     "TagRecord",
 ]

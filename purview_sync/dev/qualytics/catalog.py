@@ -105,7 +105,7 @@ class CatalogRoutes(Payloads):
         if isinstance(body.get("enrichment_only"), bool):
             ds.enrichment_only = body["enrichment_only"]
         if tags is not None:
-            ds.tags = self._ensure_tags(tags)
+            self._assign_tags("datastore", ds, tags)
         ds.updated = utc_now()
         return json_response(self._datastore_payload(ds))
 
@@ -121,7 +121,7 @@ class CatalogRoutes(Payloads):
         name = q.text("name")
         search = q.text("search")
         tags = q.texts("tag")
-        archived = q.archived()
+        archived = q.archived(default="include" if self.knobs.archived_in_listing else "exclude")
         sort_name = q.sort("sort_name")
         q.done()
         if datastores is not None:
@@ -150,7 +150,7 @@ class CatalogRoutes(Payloads):
         q = Query(req)
         page, size = q.page()
         def render(c: ContainerRecord) -> dict[str, Any]:
-            out = self._container_payload(c)
+            out = self._container_payload(c, listed=True)
             if self.computed_listing_brief:  # knob: only GET /containers/{id} has the definition
                 for key in self._computed_fields(c):
                     out.pop(key, None)
@@ -160,7 +160,17 @@ class CatalogRoutes(Payloads):
 
     def _containers_listing(self, req: SimRequest) -> SimResponse:
         items = self._filtered_containers(Query(req))
-        return json_response([{**self._container_stub(c), "datastore_id": c.datastore_id} for c in items])
+        return json_response([self._listing_item(c) for c in items])
+
+    def _listing_item(self, c: ContainerRecord) -> dict[str, Any]:
+        """``GetContainerListing200ResponseInner`` (Oct-2025 ``*ContainerListing``)."""
+        out: dict[str, Any] = {"id": c.id, "name": c.name, "container_type": c.container_type,
+                               "deleted_at": c.created if c.archived else None,
+                               "volumetric_tracking_enabled": False, "freshness_tracking_enabled": False,
+                               "datastore": self._ds_stub(self.datastores[c.datastore_id]), "favorite": False}
+        if c.container_type == "table":
+            out["table_type"] = c.table_type
+        return out
 
     def _container(self, ident: int) -> ContainerRecord:
         c = self.containers.get(ident)
@@ -184,7 +194,7 @@ class CatalogRoutes(Payloads):
         if isinstance(body.get("name"), str) and body["name"]:
             c.name = body["name"]
         if tags is not None:
-            c.tags = self._ensure_tags(tags)
+            self._assign_tags("container", c, tags)
         return json_response(self._container_payload(c))
 
     def _bulk_update(self, req: SimRequest, table: dict[int, Any], kind: str,
@@ -220,7 +230,7 @@ class CatalogRoutes(Payloads):
         for ident, tags, item in parsed:
             entity = table[ident]
             if tags is not None:
-                entity.tags = self._ensure_tags(tags)
+                self._assign_tags(kind.lower(), entity, tags)
             if validate_status is not None and item.get("status") is not None:
                 entity.status = item["status"]
             updated.append(entity)
@@ -282,8 +292,7 @@ class CatalogRoutes(Payloads):
 
     def _fields_listing(self, req: SimRequest) -> SimResponse:
         items = self._filtered_fields(Query(req))
-        return json_response([{"id": f.id, "name": f.name, "type": f.type, "container_id": f.container_id}
-                              for f in items])
+        return json_response([{"name": f.name} for f in items])  # List[FieldStub]: the name only
 
     def _field(self, ident: int) -> FieldRecord:
         f = self.fields.get(ident)
@@ -311,7 +320,7 @@ class CatalogRoutes(Payloads):
         if body.get("status") is not None:
             f.status = body["status"]
         if tags is not None:
-            f.tags = self._ensure_tags(tags)
+            self._assign_tags("field", f, tags)
         return json_response(self._field_payload(f))
 
     def _patch_fields(self, req: SimRequest) -> SimResponse:

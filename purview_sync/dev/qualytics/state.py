@@ -1,5 +1,7 @@
 """The Qualytics simulator's state: the entity tables and their indexes, seeding and inspection for tests,
-and tag inheritance (which tags an entity shows, own first, then its container's and datastore's)."""
+the knobs (``knobs``), and tag inheritance — which tags an entity shows (own first, then its container's
+and datastore's, knob ``tag_cascade="shown"``) or, with ``"materialised"``, the parent's tags copied into
+the children's own lists when the parent gains them and removed when it loses them."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from purview_sync.dev.qualytics.knobs import QualyticsKnobs
 from purview_sync.dev.qualytics.records import (
     ANOMALY_STATUSES,
     CHECK_STATUSES,
@@ -70,7 +73,39 @@ class QualyticsState(Simulator):
             self.lineage_accepts_purview = True  # whether POST /lineage/edges takes source_type "purview" [?]
             self.computed_join_shape = "ids"  # ids | objects | sources (payloads._computed_fields)
             self.computed_listing_brief = False  # True: the container listing leaves definitions out [I]
+            self.knobs = QualyticsKnobs()
             self.server.stats.clear()
+
+    def configure(self, **knobs: Any) -> None:
+        """Set knobs (``knobs.QualyticsKnobs``: the behaviours the references leave open); ``reset`` undoes."""
+        with self._lock:
+            self.knobs.set(**knobs)
+
+    def _children(self, kind: str, entity: Any) -> list[Any]:
+        """The containers and fields (datastore) or fields (container) a materialised cascade reaches."""
+        if kind == "datastore":
+            cids = self._containers_by_ds.get(entity.id, [])
+            return [self.containers[c] for c in cids] + [self.fields[f] for c in cids
+                                                         for f in self._fields_by_container.get(c, ())]
+        if kind == "container":
+            return [self.fields[f] for f in self._fields_by_container.get(entity.id, ())]
+        return []
+
+    def _assign_tags(self, kind: str, entity: Any, names: Iterable[str]) -> None:
+        """A ``tags`` write: the entity's own list becomes ``names``; materialised, the change cascades."""
+        before = list(entity.tags)
+        entity.tags = self._ensure_tags(names)
+        if self.knobs.tag_cascade != "materialised":
+            return
+        added = [n for n in entity.tags if n not in before and self.tags[n].type != "external"]
+        removed = {n for n in before if n not in entity.tags}
+        for child in self._children(kind, entity):
+            child.tags = dedupe([n for n in child.tags if n not in removed] + added)
+
+    def _inherited_at_creation(self, parents: list[Any]) -> list[str]:
+        if self.knobs.tag_cascade != "materialised":
+            return []
+        return [n for p in parents for n in p.tags if self.tags[n].type != "external"]
 
 
     def create_tag(self, name: str, **attrs: Any) -> TagRecord:
@@ -135,7 +170,7 @@ class QualyticsState(Simulator):
                 id=cid, datastore_id=datastore_id, name=name, container_type=container_type,
                 table_type=table_type if container_type == "table" else None, quality_score=quality_score,
                 score_created=utc_now() if quality_score is not None else None, records=records, archived=archived,
-                tags=self._ensure_tags(tags))
+                tags=dedupe(self._inherited_at_creation([self.datastores[datastore_id]]) + self._ensure_tags(tags)))
             self._containers_by_ds[datastore_id].append(cid)
             self._fields_by_container[cid] = []
             self._checks_by_container[cid] = []
@@ -152,8 +187,11 @@ class QualyticsState(Simulator):
             if container_id not in self.containers:
                 raise KeyError(f"container {container_id} does not exist")
             fid = next(self._ids["field"])
+            container = self.containers[container_id]
+            inherited = self._inherited_at_creation([container, self.datastores[container.datastore_id]])
             self.fields[fid] = FieldRecord(id=fid, container_id=container_id, name=name, type=type, status=status,
-                                           quality_score=quality_score, tags=self._ensure_tags(tags))
+                                           quality_score=quality_score,
+                                           tags=dedupe(inherited + self._ensure_tags(tags)))
             self._fields_by_container[container_id].append(fid)
             return fid
 
@@ -236,7 +274,7 @@ class QualyticsState(Simulator):
     def set_tags(self, kind: str, ident: int, names: Iterable[str]) -> None:
         """Seed an entity's own tags (full replacement, unknown names auto-created)."""
         with self._lock:
-            self._entity(kind, ident).tags = self._ensure_tags(names)
+            self._assign_tags(kind, self._entity(kind, ident), names)
 
     def set_score(self, kind: str, ident: int, total: float | None) -> None:
         """Change a score for event tests; a datastore gets today's snapshot (``None`` not allowed there)."""
@@ -310,19 +348,22 @@ class QualyticsState(Simulator):
         return [("datastore", ds)] if kind == "container" else [("container", container), ("datastore", ds)]
 
     def _global_tags(self, kind: str, entity: Any) -> list[dict[str, Any]]:
+        """What ``global_tags`` shows: own tags, then (knob ``tag_cascade="shown"``) the parents' non-external
+        ones not already shown — with no marker telling which is which (the schemas have none)."""
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
         for name in entity.tags:
             tag = self.tags.get(name)
             if tag is not None and name not in seen:
                 seen.add(name)
-                out.append({**self._tag_object(tag), "inherited": False})
-        for parent_kind, parent in self._parents(kind, entity):
+                out.append(self._tag_object(tag))
+        if self.knobs.tag_cascade == "materialised":
+            return out
+        for _, parent in self._parents(kind, entity):
             for name in parent.tags:
                 tag = self.tags.get(name)
                 if tag is None or tag.type == "external" or name in seen:
                     continue
                 seen.add(name)
-                out.append({**self._tag_object(tag), "inherited": True,
-                            "inherited_from": {"type": parent_kind, "id": parent.id, "name": parent.name}})
+                out.append(self._tag_object(tag))
         return out

@@ -8,14 +8,15 @@ update with rename, delete that detaches everywhere). The tag semantics the whol
   client that omits an attached tag detaches it); ``[]`` clears; omitted/``null`` leaves it; unknown
   names are auto-created as ``global`` tags. Bulk PATCH is atomic: an unknown id → 404, nothing changed.
 * Inheritance: datastore tags show on its containers, fields, checks and anomalies; container tags on its
-  fields, checks and anomalies — except ``external`` tags, which do not cascade (Qualytics docs). Entity
-  ``global_tags`` lists own tags first, then inherited ones not already own. **Sim marker:** each entry has
-  ``"inherited": bool`` and inherited ones ``"inherited_from": {"type", "id", "name"}``. The real API may
-  not mark them — a client should still treat the parent's tags as the source of truth; the marker lets
-  tests see what the client did.
-* ``POST /global-tags``: ``type`` ∈ global|entity|lineage (``external`` → 422: no create schema), 409 on a
-  duplicate name, answers 200 with the tag. ``PUT /global-tags/{name}`` updates name/color/description/
-  category/weight_modifier (external: only category/weight_modifier, else 422). ``DELETE`` → 204 and
+  fields, checks and anomalies — except ``external`` tags, which do not cascade (Qualytics docs). Whether
+  they are only shown or copied into the children's own lists is the knob ``tag_cascade`` (``state``).
+  Entity ``global_tags`` lists own tags first, then inherited ones not already own, with **no** marker
+  telling which is which (the schemas have none).
+* ``POST /global-tags``: ``type`` ∈ global|entity|lineage (``external`` → 422: no create schema), a duplicate
+  name → the knob ``duplicate_tag_status`` (409, 400 or 422), answers 200 with the tag.
+  ``PUT /global-tags/{name}`` needs ``type`` (the update bodies are discriminated by it, e.g.
+  ``UpdateExternalTag``; 422 without it, or when it differs from the tag's) and updates name/color/
+  description/category/weight_modifier (external: only category/weight_modifier, else 422). ``DELETE`` → 204 and
   detaches the tag everywhere (external → 403, they are read-only). ``GET /global-tags/listing`` is a plain
   list whose ``count`` is the number of entities carrying the tag as their own.
 """
@@ -99,15 +100,18 @@ class TagRoutes(Payloads):
             errors.insert(0, error_item(["body", kind, "name"], "field required", "value_error.missing"))
         if errors:
             raise invalid(errors)
-        if name in self.tags:
-            raise ApiError(409, f"A tag with the name {name!r} already exists")
+        if name in self.tags:  # the status of a duplicate is not documented: knob duplicate_tag_status
+            raise ApiError(self.knobs.duplicate_tag_status, f"A tag with the name {name!r} already exists")
         attrs = {k: body[k] for k in ("color", "description", "category", "weight_modifier") if body.get(k) is not None}
         return json_response(self._tag_object(self.create_tag(name, type=kind, **attrs)))
 
     def _put_tag(self, req: SimRequest) -> SimResponse:
         tag = self._tag(req)
         body = body_object(req)
-        if body.get("type") is not None and body["type"] != tag.type:
+        if body.get("type") is None:  # the update bodies are a union discriminated by ``type`` (UpdateExternalTag)
+            raise invalid([error_item(["body"], "Unable to extract tag using discriminator 'type'",
+                                      "value_error.discriminated_union.missing_discriminator")])
+        if body["type"] != tag.type:
             raise invalid([error_item(["body", "type"], f"tag {tag.name!r} is of type {tag.type!r}", "value_error")])
         errors = self._tag_attr_errors(body)
         new_name = body.get("name")

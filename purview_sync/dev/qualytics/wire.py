@@ -121,10 +121,10 @@ class Query:
         self.errors.append(error_item(["query", name], "value could not be parsed to a boolean", "type_error.bool"))
         return default
 
-    def archived(self) -> str:
+    def archived(self, default: str = "exclude") -> str:
         raw = self.text("archived")
         if raw is None:
-            return "exclude"
+            return default
         low = raw.strip().lower()
         if low in ("exclude", "include", "only"):
             return low

@@ -20,11 +20,16 @@ def test_datastore_listing_filters_and_payload(sim: QualyticsSim, api: Api, esta
 
     ds = api.get(f"/datastores/{estate['ds']}").json()
     assert (ds["type"], ds["store_type"], ds["database"], ds["schema"]) == ("sqlserver", "jdbc", "finance_db", "dbo")
-    assert ds["connection"]["host"] == "sql1.example.net"
+    assert set(ds["connection"]) == {"id", "name", "type"} and "host" not in ds  # the 2026 stub: no host
     assert "score" not in ds and "quality_score" not in ds
+    assert "active_anomalies" not in ds["metrics"]  # the schema's DatastoreMetrics (knob datastore_metrics)
     lake = api.get(f"/datastores/{estate['lake']}").json()
-    assert (lake["store_type"], lake["root_path"], lake["database"]) == ("dfs", "/raw", None)
+    assert (lake["store_type"], lake["uri"], "database" in lake) == ("dfs", "abfs://storage/raw", False)
     assert api.get(f"/connections/{ds['connection']['id']}").json()["host"] == "sql1.example.net"
+    sim.configure(datastore_host="inline", datastore_metrics="2026")
+    ds = api.get(f"/datastores/{estate['ds']}").json()
+    assert ds["host"] == "sql1.example.net" and "connection" not in ds
+    assert (ds["metrics"]["active_anomalies"], ds["metrics"]["active_checks"]) == (0, 0)
 
 
 def test_quality_scores_keep_ten_newest_first(sim: QualyticsSim, api: Api, estate: dict[str, int]) -> None:
@@ -44,7 +49,7 @@ def test_quality_scores_keep_ten_newest_first(sim: QualyticsSim, api: Api, estat
 
 def test_container_filters_views_and_archived(sim: QualyticsSim, api: Api, estate: dict[str, int]) -> None:
     names = [c["name"] for c in api.all_items("/containers", datastore=estate["ds"])]
-    assert names == ["transactions", "v_totals"]  # archived excluded by default
+    assert names == ["transactions", "v_totals"]  # archived excluded by default (knob archived_in_listing)
     assert [c["name"] for c in api.all_items("/containers", datastore=estate["ds"], archived="only")] == ["old_stuff"]
     assert len(api.all_items("/containers", datastore=estate["ds"], archived="include")) == 3
     assert [c["name"] for c in api.all_items("/containers", container_type="file")] == ["events.csv"]
@@ -61,12 +66,19 @@ def test_container_filters_views_and_archived(sim: QualyticsSim, api: Api, estat
     assert "table_type" not in api.all_items("/containers", container_type="file")[0]
     sim.set_score("container", estate["view"], 50.0)
     assert api.get(f"/containers/{estate['view']}").json()["metrics"]["quality_score"]["total"] == 50.0
+    sim.configure(archived_in_listing=True, list_item_metrics="empty")
+    listed = api.all_items("/containers", datastore=estate["ds"])
+    assert [(c["name"], c["deleted_at"] is not None) for c in listed] == [
+        ("transactions", False), ("v_totals", False), ("old_stuff", True)]
+    assert all(c["metrics"] == {} for c in listed)  # list items without metrics; GET has them
+    assert api.get(f"/containers/{estate['tx']}").json()["metrics"]["active_checks"] == 0
 
 
 def test_field_filters_and_scores(sim: QualyticsSim, api: Api, estate: dict[str, int]) -> None:
     by_container = api.all_items("/fields", container_id=estate["tx"])
     assert [f["name"] for f in by_container] == ["amount", "currency"]  # masked is not a default status
-    assert by_container[0]["quality_score"]["total"] == 70.0 and by_container[0]["container_id"] == estate["tx"]
+    assert by_container[0]["quality_score"]["total"] == 70.0
+    assert "container_id" not in by_container[0] and "container" not in by_container[0]  # ModelField has none
     assert [f["name"] for f in api.all_items("/fields", datastore=estate["ds"])] == ["amount", "currency", "total"]
     assert [f["name"] for f in api.all_items("/fields", container=[estate["view"]])] == ["total"]
     assert [f["name"] for f in api.all_items("/fields", container_id=estate["tx"], status="masked")] == ["secret"]

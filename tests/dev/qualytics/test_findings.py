@@ -41,13 +41,22 @@ def test_anomalies_and_checks_filters_and_per_field_aggregation(sim: QualyticsSi
     assert api.get("/anomalies", status="Open").status_code == 422
 
     checks = api.all_items("/quality-checks", datastore=ds, status="Active")
-    assert len(checks) == 3 and all(c["container"]["datastore"]["id"] == ds for c in checks)
+    assert len(checks) == 3 and {c["container"]["id"] for c in checks} == {tx, view}
+    assert all("status" not in c and "datastore" not in c["container"] for c in checks)  # 2023 item: not declared
     assert Counter(f["name"] for c in checks for f in c["fields"]) == {"amount": 2, "currency": 1, "total": 1}
     assert len(api.all_items("/quality-checks", datastore=ds, field=["currency"])) == 1  # Discarded is archived
     assert len(api.all_items("/quality-checks", datastore=ds, archived="include", field=["currency"])) == 2
     assert api.get(f"/quality-checks/{not_null}").json()["anomaly_count"] == 1
     missing = api.get("/quality-checks")
     assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["query", "datastore"]
+
+    sim.configure(finding_fields=False)  # items that do not name their fields (both keys are optional)
+    assert all("fields" not in c for c in api.all_items("/quality-checks", datastore=ds, status="Active"))
+    assert all("fields" not in fc["quality_check"]
+               for a in api.all_items("/anomalies", datastore=ds) for fc in a["failed_checks"])
+    # the filters still work: counting per column with size=1 and total
+    assert api.get("/anomalies", datastore=ds, container=tx, field="amount", status="Active", size=1).json()[
+        "total"] == 2
 
 
 def test_metrics_follow_stored_anomalies_and_checks(sim: QualyticsSim, api: Api, estate: dict[str, int]) -> None:
@@ -65,7 +74,10 @@ def test_metrics_follow_stored_anomalies_and_checks(sim: QualyticsSim, api: Api,
     assert (tx_m["active_anomalies"], tx_m["anomalies"], tx_m["active_checks"], tx_m["failing_checks"]) == (1, 2, 1, 1)
     assert metrics("containers", view)["active_checks"] == 0  # a Draft check is not active
     ds_m = metrics("datastores", ds)
-    assert (ds_m["active_anomalies"], ds_m["active_checks"], ds_m["containers"], ds_m["records"]) == (2, 1, 2, 1000)
+    assert (ds_m["open_anomalies"], ds_m["quality_checks"], ds_m["containers"], ds_m["records"]) == (3, 2, 2, 1000)
+    sim.configure(datastore_metrics="2026")
+    ds_m = metrics("datastores", ds)
+    assert (ds_m["active_anomalies"], ds_m["active_checks"]) == (2, 1)
     listed = api.all_items("/anomalies", datastore=ds, status="Active")
     assert ds_m["active_anomalies"] == len(listed)
 

@@ -24,7 +24,7 @@ def test_put_tags_is_full_replacement(sim: QualyticsSim, api: Api, estate: dict[
     api.put(f"/datastores/{ds}", {"description": "no tags key"})
     api.put(f"/datastores/{ds}", {"tags": None})
     assert sim.tags_of("datastore", ds) == ["critical"]  # omitted / null leave tags alone
-    assert api.get(f"/datastores/{ds}").json()["description"] == "no tags key"
+    assert sim.datastores[ds].description == "no tags key"
 
     api.put(f"/datastores/{ds}", {"tags": []})
     assert sim.tags_of("datastore", ds) == []
@@ -56,20 +56,18 @@ def test_bulk_patch_replaces_tags_atomically(sim: QualyticsSim, api: Api, estate
     assert api.patch("/fields", [{"id": estate["amount"], "status": "bogus"}]).status_code == 422
 
 
-def test_inherited_tags_are_visible_marked_and_not_in_the_own_list(sim: QualyticsSim, api: Api,
-                                                                   estate: dict[str, int]) -> None:
+def test_inherited_tags_are_shown_unmarked_and_not_in_the_own_list(sim: QualyticsSim, api: Api,
+                                                                    estate: dict[str, int]) -> None:
     ds, tx, amount = estate["ds"], estate["tx"], estate["amount"]
     api.put(f"/datastores/{ds}", {"tags": ["production"]})
     api.patch("/containers", [{"id": tx, "tags": ["finance"]}])
-    api.put(f"/fields/{amount}", {"tags": ["pii", "production"]})  # also inherited: listed once, as own
+    api.put(f"/fields/{amount}", {"tags": ["pii", "production"]})  # also inherited: listed once
 
     tags = api.get(f"/fields/{amount}").json()["global_tags"]
-    assert [(t["name"], t["inherited"]) for t in tags] == [("pii", False), ("production", False),
-                                                            ("finance", True)]
-    assert tags[2]["inherited_from"] == {"type": "container", "id": tx, "name": "transactions"}
+    assert [t["name"] for t in tags] == ["pii", "production", "finance"]
+    assert not any("inherited" in t or "inherited_from" in t for t in tags)  # no marker: not in the schemas
     currency = api.get(f"/fields/{estate['currency']}").json()["global_tags"]
-    assert {t["name"]: t["inherited_from"]["type"] for t in currency} == {"finance": "container",
-                                                                          "production": "datastore"}
+    assert [t["name"] for t in currency] == ["finance", "production"]
     assert sim.tags_of("field", estate["currency"]) == []
     assert sim.effective_tags_of("field", estate["currency"]) == ["finance", "production"]
 
@@ -88,6 +86,22 @@ def test_inherited_tags_are_visible_marked_and_not_in_the_own_list(sim: Qualytic
     assert "Sensitive" not in sim.effective_tags_of("field", estate["currency"])
 
 
+def test_a_materialised_cascade_copies_and_removes_the_parents_tags(sim: QualyticsSim, api: Api,
+                                                                   estate: dict[str, int]) -> None:
+    sim.configure(tag_cascade="materialised")
+    ds, tx, amount = estate["ds"], estate["tx"], estate["amount"]
+    api.put(f"/datastores/{ds}", {"tags": ["production"]})
+    assert sim.tags_of("container", tx) == ["production"] and sim.tags_of("field", amount) == ["production"]
+    api.put(f"/fields/{amount}", {"tags": ["pii", "production"]})
+    api.patch("/containers", [{"id": tx, "tags": ["production", "finance"]}])
+    assert sim.tags_of("field", amount) == ["pii", "production", "finance"]
+    assert [t["name"] for t in api.get(f"/fields/{amount}").json()["global_tags"]] == sim.tags_of("field", amount)
+    api.put(f"/datastores/{ds}", {"tags": []})  # removal cascades
+    assert sim.tags_of("container", tx) == ["finance"] and sim.tags_of("field", amount) == ["pii", "finance"]
+    new = sim.add_field(tx, "added_later")  # at creation, the parents' tags are copied
+    assert sim.tags_of("field", new) == ["finance"]
+
+
 def test_global_tag_crud_and_detach_on_delete(sim: QualyticsSim, api: Api, estate: dict[str, int]) -> None:
     created = api.post("/global-tags", {"type": "global", "name": "Credit Card Number", "color": "#F44336",
                                         "description": "From Purview classification MICROSOFT.FINANCIAL.CREDIT_CARD_NUMBER",
@@ -99,6 +113,8 @@ def test_global_tag_crud_and_detach_on_delete(sim: QualyticsSim, api: Api, estat
     assert set(tag) >= {"id", "created", "color", "description"}
 
     assert api.post("/global-tags", {"type": "global", "name": "Credit Card Number"}).status_code == 409
+    sim.configure(duplicate_tag_status=400)  # the status of a duplicate is not documented
+    assert api.post("/global-tags", {"type": "global", "name": "Credit Card Number"}).status_code == 400
     external = api.post("/global-tags", {"type": "external", "name": "Finance"})
     assert external.status_code == 422 and "Finance" not in sim.tags
     assert api.post("/global-tags", {"name": "no-type"}).status_code == 422
@@ -106,7 +122,9 @@ def test_global_tag_crud_and_detach_on_delete(sim: QualyticsSim, api: Api, estat
 
     path = "/global-tags/" + quote("Credit Card Number")
     assert api.get(path).json()["id"] == tag["id"]
-    updated = api.put(path, {"description": "now from label X", "category": "Microsoft Purview", "color": "#000000"})
+    assert api.put(path, {"description": "x"}).status_code == 422  # no type: the union cannot be told
+    updated = api.put(path, {"type": "global", "description": "now from label X", "category": "Microsoft Purview",
+                             "color": "#000000"})
     assert updated.json()["description"] == "now from label X" and sim.tags["Credit Card Number"].color == "#000000"
 
     api.put(f"/datastores/{estate['ds']}", {"tags": ["Credit Card Number"]})
@@ -123,13 +141,15 @@ def test_global_tag_crud_and_detach_on_delete(sim: QualyticsSim, api: Api, estat
 
     sim.create_tag("Catalog", type="external")
     assert api.delete("/global-tags/Catalog").status_code == 403
-    assert api.put("/global-tags/Catalog", {"color": "#111111"}).status_code == 422
-    assert api.put("/global-tags/Catalog", {"category": "Governance"}).json()["category"] == "Governance"
+    assert api.put("/global-tags/Catalog", {"type": "external", "color": "#111111"}).status_code == 422
+    assert api.put("/global-tags/Catalog", {"type": "global", "category": "Governance"}).status_code == 422
+    assert api.put("/global-tags/Catalog", {"type": "external", "category": "Governance"}).json()[
+        "category"] == "Governance"
 
 
 def test_renaming_a_tag_keeps_its_assignments(sim: QualyticsSim, api: Api, estate: dict[str, int]) -> None:
     sim.set_tags("container", estate["tx"], ["old-name"])
-    assert api.put("/global-tags/old-name", {"name": "new-name"}).status_code == 200
+    assert api.put("/global-tags/old-name", {"type": "global", "name": "new-name"}).status_code == 200
     assert sim.tags_of("container", estate["tx"]) == ["new-name"] and "old-name" not in sim.tags
     sim.create_tag("taken")
-    assert api.put("/global-tags/new-name", {"name": "taken"}).status_code == 409
+    assert api.put("/global-tags/new-name", {"type": "global", "name": "taken"}).status_code == 409
