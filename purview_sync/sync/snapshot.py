@@ -201,7 +201,7 @@ class DatastoreSnapshot:
         """Ask per column (concurrently) for the kinds the listings could not attribute."""
         if not self.counts_loaded or self.client is None:
             return
-        client = self.client
+        client, columns = self.client, list(columns)
         wanted = [(what, cid, name) for what in FINDINGS if not self.attributable.get(what, True)
                   for cid, name in columns if (what, cid, name.lower()) not in self._per_column]  # fmt: skip
 

@@ -1,5 +1,6 @@
 """The Qualytics simulator's finding routes: anomalies and quality checks, listed per datastore/container
-with their status, archived, field, tag and rule filters, and fetched one by one."""
+with their status, archived, field, tag and rule filters, and fetched one by one. The findings of an
+archived container count as archived (as the datastore's metrics leave archived containers out)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ class FindingRoutes(Payloads):
                 continue
             if statuses is not None and a.status not in statuses:
                 continue
-            if not archived_ok(archived, a.status in ANOMALY_ARCHIVED):
+            if not archived_ok(archived, a.status in ANOMALY_ARCHIVED or self.containers[a.container_id].archived):
                 continue
             if checks is not None and (a.check_id or a.stub_check_id) not in checks:
                 continue
@@ -94,7 +95,7 @@ class FindingRoutes(Payloads):
                 continue
             if statuses is not None and k.status not in statuses:
                 continue
-            if not archived_ok(archived, k.status in CHECK_ARCHIVED):
+            if not archived_ok(archived, k.status in CHECK_ARCHIVED or self.containers[k.container_id].archived):
                 continue
             if rule_types is not None and k.rule_type not in rule_types:
                 continue

@@ -27,6 +27,14 @@ ANOMALY_STATUSES = ANOMALY_OPEN + ANOMALY_ARCHIVED
 CHECK_OPEN = ("Active", "Draft")
 CHECK_ARCHIVED = ("Invalid", "Discarded")
 CHECK_STATUSES = CHECK_OPEN + CHECK_ARCHIVED
+RULE_TYPES = ("afterDateTime", "anyNotNull", "beforeDateTime", "between", "betweenTimes",
+              "containsCreditCard", "containsEmail", "containsSocialSecurityNumber", "containsUrl",
+              "dataType", "distinct", "distinctCount", "equalToField", "expectedValues", "existsIn",
+              "fieldCount", "greaterThan", "greaterThanField", "isCreditCard", "lessThan", "lessThanField",
+              "matchesPattern", "maxLength", "maxValue", "minLength", "minPartitionSize", "minValue",
+              "notFuture", "notNegative", "notNull", "positive", "predictedBy", "requiredFields",
+              "requiredValues", "satisfiesEquation", "sum", "timeDistributionSize", "unique",
+              "userDefinedFunction",)  # schemas.json RuleType (2023; may have grown)
 DIMENSIONS = ("completeness", "coverage", "conformity", "consistency", "precision", "timeliness",
               "volumetrics", "accuracy")
 _DIMENSION_OFFSETS = (2.5, -7.0, 1.0, -3.0, 4.0, -1.5, 0.5, -4.0)

@@ -20,6 +20,7 @@ from purview_sync.dev.qualytics.records import (
     FIELD_STATUSES,
     FIELD_TYPES,
     PALETTE,
+    RULE_TYPES,
     STORE_TYPES,
     STUB_CHECK_IDS_START,
     TABLE_TYPES,
@@ -219,6 +220,8 @@ class QualyticsState(Simulator):
                   *, rule_type: str = "notNull", description: str = "", tags: Iterable[str] = ()) -> int:
         if status not in CHECK_STATUSES:
             raise ValueError(f"status must be one of {CHECK_STATUSES}")
+        if rule_type not in RULE_TYPES:
+            raise ValueError(f"rule_type must be one of schemas.json's RuleType, not {rule_type!r}")
         with self._lock:
             self._check_parent(datastore_id, container_id)
             check_id = next(self._ids["check"])

@@ -14,7 +14,7 @@ def test_anomalies_and_checks_filters_and_per_field_aggregation(sim: QualyticsSi
                                                                  estate: dict[str, int]) -> None:
     ds, tx, view = estate["ds"], estate["tx"], estate["view"]
     not_null = sim.add_check(ds, tx, ["amount"])
-    sim.add_check(ds, tx, ["amount", "currency"], rule_type="isUnique")
+    sim.add_check(ds, tx, ["amount", "currency"], rule_type="unique")
     sim.add_check(ds, view, ["total"])
     sim.add_check(ds, tx, ["currency"], status="Discarded")
     sim.add_anomaly(ds, tx, check_id=not_null)  # fields come from the check
