@@ -10,6 +10,7 @@ setting already (fields grouped by a container reference the field object does n
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from purview_sync.dev.qualytics.knobs import CHOICES
 from purview_sync.sync.tagnames import CATEGORY, TagSource
 from tests.conftest import Api
 from tests.dev.qualytics.schemas import problems
-from tests.helpers import datastore_entry, run_sync
+from tests.helpers import datastore_entry, run_sync, wait_for_run
 
 TABLES = {"orders": ["id", "amount", "email"], "customers": ["id", "name"]}
 VIEWS = {"v_orders": ["id", "amount"]}
@@ -118,7 +119,15 @@ def expected_push(local: LocalEnvironment, estate: Estate) -> dict[str, dict[str
 
 
 def sync(api: Api, integration: str, estate: Estate, **kinds: bool) -> dict[str, Any]:
-    run = run_sync(api, integration, datastore_ids=[estate.ds], **kinds)
+    """One sync of the estate's datastore; a 409 while the previous run's lock is being freed is retried."""
+    deadline = time.monotonic() + 15
+    while True:
+        resp = api.post(f"/integrations/{integration}/sync", json={"datastore_ids": [estate.ds], **kinds})
+        if resp.status_code != 409 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert resp.status_code == 202, resp.text
+    run = wait_for_run(api, integration, resp.json()["id"])
     entry = datastore_entry(run, estate.ds)
     assert entry["status"] == "completed", entry
     assert not entry["errors"], entry["errors"]
