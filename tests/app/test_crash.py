@@ -15,7 +15,7 @@ from purview_sync.dev.azurite import Azurite
 from purview_sync.dev.local_env import LocalEnvironment
 from tests.conftest import Api
 from tests.hardening import HostProcess, build_estate, comparable, end_state, services_on, wait_for_run
-from tests.helpers import run_sync
+from tests.helpers import run_sync, wait_for_release
 
 LEASE_SECONDS = 3
 LOCK_TTL_SECONDS = 15
@@ -85,5 +85,5 @@ def test_a_host_killed_mid_run_finishes_the_run_after_a_restart(
     assert end_state(local, crashed) == end_state(local, reference)
     redone = [d for d in run["datastores"] if before[d["datastore_id"]] == "running"]
     assert redone and all(d["attempts"] >= 2 for d in redone), run["datastores"]  # the redelivery did it
-    assert storage.syncs.read_lock(iid) is None  # and the lock is free
+    wait_for_release(storage, iid)  # and the lock is freed
     assert storage.storage.queue("purview-sync-datastore-poison").peek_messages() == []

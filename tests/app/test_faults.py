@@ -25,7 +25,7 @@ from tests.hardening import (
     services_on,
     wait_for_run,
 )
-from tests.helpers import run_sync
+from tests.helpers import run_sync, wait_for_release
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def reference_run(api: Api, local: LocalEnvironment, shape: list[int]) -> tuple[
 
 def assert_ended_cleanly(services: Services, integration: str, run: dict) -> None:
     assert run["finished_at"] and run["progress"]["datastores_done"] == run["progress"]["datastores_total"]
-    assert services.syncs.read_lock(integration) is None
+    wait_for_release(services, integration)
     for entry in run["datastores"]:
         if entry["status"] == "failed":
             assert entry["reason"] and entry["errors"], entry
@@ -220,7 +220,7 @@ def test_a_storage_restart_between_datastores(
         assert run["status"] == "completed", run
         assert comparable(run) == comparable(ref_run)
         assert end_state(local, estate) == ref_state
-        assert storage.syncs.read_lock(iid) is None
+        wait_for_release(storage, iid)
     finally:
         host.stop()
         azurite.stop()
