@@ -43,6 +43,18 @@ class _Forbidden(Exception):
     pass
 
 
+def _refused_fields(exc: HttpError) -> set[str]:
+    """The body fields a 400/422 names (FastAPI ``detail: [{loc: ["body", field], ...}]``); empty when it
+    names none (then the caller cannot tell, and treats it as a refused ``source_type``)."""
+    detail = exc.body.get("detail") if isinstance(exc.body, dict) else None
+    names = set()
+    for item in detail if isinstance(detail, list) else []:
+        loc = item.get("loc") if isinstance(item, dict) else None
+        if isinstance(loc, list) and len(loc) > 1 and loc[0] == "body":
+            names.add(str(loc[1]))
+    return names
+
+
 def _active(ref: dict[str, Any]) -> bool:
     return (ref.get("entityStatus") or "ACTIVE") == "ACTIVE" and (
         ref.get("relationshipStatus") or "ACTIVE"
@@ -57,6 +69,7 @@ class LineagePull:
         self.integration_id = job.integration.id
         self.ds_id = context.snapshot.id
         self.source_type = "purview"
+        self.with_description = True
         self._datastores: list[dict[str, Any]] | None = None
         self._tables: dict[int, dict[str, int]] = {}
 
@@ -164,14 +177,24 @@ class LineagePull:
         self.report.lineage_edges_added += 1
 
     def _create(self, body: dict[str, Any]) -> dict[str, Any] | None:
-        for source_type in dict.fromkeys((self.source_type, "manual")):
+        """POST the edge; a refused ``source_type`` falls back to ``manual``, a refused ``description`` is left
+        out (whether either may be sent is open, qualytics-lineage.md §1.2) — both remembered for the pull."""
+        for _ in range(3):
+            attempt = {**body, "source_type": self.source_type}
+            if not self.with_description:
+                attempt.pop("description", None)
             try:
-                return self.qualytics.create_lineage_edge({**body, "source_type": source_type})
+                return self.qualytics.create_lineage_edge(attempt)
             except HttpError as exc:
                 if exc.status == 403:
                     raise _Forbidden() from exc
-                if exc.status in (400, 422) and source_type != "manual":
-                    log.info("Qualytics refused source_type %s (%s); using manual", source_type, exc)
+                refused = _refused_fields(exc) if exc.status in (400, 422) else set()
+                if "description" in refused and self.with_description:
+                    log.info("Qualytics refused the edge description (%s); edges go without one", exc)
+                    self.with_description = False
+                    continue
+                if exc.status in (400, 422) and self.source_type != "manual" and refused <= {"source_type"}:
+                    log.info("Qualytics refused source_type %s (%s); using manual", self.source_type, exc)
                     self.source_type = "manual"
                     continue
                 self.report.warnings.append(

@@ -27,6 +27,7 @@ def qualytics(local: LocalEnvironment) -> Iterator[QualyticsSim]:
     yield local.qualytics
     local.qualytics.lineage_addon = True
     local.qualytics.lineage_accepts_purview = True
+    local.qualytics.lineage_description_writable = True
 
 
 def add_copy(local: LocalEnvironment, estate: LineageEstate, source: str, target: str, name: str) -> str:
@@ -85,19 +86,30 @@ def test_a_purview_process_becomes_one_edge_and_goes_when_the_process_goes(
     }
 
 
-def test_purview_refused_as_source_type_falls_back_to_manual(
-    api: Api, local: LocalEnvironment, integration: str, qualytics: QualyticsSim
+@pytest.mark.parametrize(
+    ("accepts_purview", "description_writable"), [(False, True), (True, False), (False, False)]
+)
+def test_what_qualytics_refuses_on_an_edge_is_left_out_or_falls_back(
+    api: Api,
+    local: LocalEnvironment,
+    integration: str,
+    qualytics: QualyticsSim,
+    accepts_purview: bool,
+    description_writable: bool,
 ) -> None:
+    """``source_type: purview`` refused → ``manual``; ``description`` refused → the edge goes without one."""
     estate = make_estate(local, computed=False)
     c = estate.containers
     add_copy(local, estate, "orders", "payments", "copy_a")
     add_copy(local, estate, "customers", "orders", "copy_b")
-    qualytics.lineage_accepts_purview = False
+    qualytics.lineage_accepts_purview = accepts_purview
+    qualytics.lineage_description_writable = description_writable
     entry = sync(api, integration, estate.ds, push=False, pull=True)
-    assert entry["lineage_edges_added"] == 2 and entry["errors"] == []
+    assert entry["lineage_edges_added"] == 2 and entry["errors"] == [] and entry["warnings"] == [], entry
     for source, target in ((c["orders"], c["payments"]), (c["customers"], c["orders"])):
         [edge] = edges_between(qualytics, source, target)
-        assert edge["source_type"] == "manual"
+        assert edge["source_type"] == ("purview" if accepts_purview else "manual")
+        assert (edge["description"] is not None) is description_writable
 
 
 def test_lineage_refused_with_403_is_one_warning(

@@ -11,6 +11,7 @@ both ends as ids and ``{id, name, display_name, container_type, datastore_id, da
 ends ``null``). ``source_type`` ``manual`` always; a catalog's name (``purview`` ...) only while the knob
 ``lineage_accepts_purview`` is on (whether an outside caller may send it is [?]) — otherwise 422 like any
 enum; ``inferred`` never (Qualytics-managed). ``DELETE /lineage/edges/{id}`` → 204 [I], 404 when absent.
+Whether ``description`` may be sent is [?]: knob ``lineage_description_writable`` (off → 422 naming it).
 Both answer 403 while the add-on is off (``lineage_addon``, access.py) or the user is not a Manager/Admin.
 The edges are ``lineage_edges`` (access.py: a list of edge payloads, what ``GET /lineage/edges`` pages).
 """
@@ -137,7 +138,9 @@ class LineageRoutes(Payloads):
         for key in containers:
             if not isinstance(body[key], int) or isinstance(body[key], bool):
                 errors.append(error_item(["body", key], "value is not a valid integer", "type_error.integer"))
-        if body.get("description") is not None and not isinstance(body["description"], str):
+        if "description" in body and not self.lineage_description_writable:
+            errors.append(error_item(["body", "description"], "extra fields not permitted", "value_error.extra"))
+        elif body.get("description") is not None and not isinstance(body["description"], str):
             errors.append(error_item(["body", "description"], "str type expected", "type_error.str"))
         if errors:
             raise invalid(errors)

@@ -72,6 +72,7 @@ class QualyticsState(Simulator):
             # lineage writes (dev/qualytics/lineage.py; the add-on and the edges themselves: access.py)
             self._ids["edge"] = itertools.count(1)
             self.lineage_accepts_purview = True  # whether POST /lineage/edges takes source_type "purview" [?]
+            self.lineage_description_writable = True  # whether it takes a "description" [?]
             self.computed_join_shape = "ids"  # ids | objects | sources (payloads._computed_fields)
             self.computed_listing_brief = False  # True: the container listing leaves definitions out [I]
             self.knobs = QualyticsKnobs()
