@@ -54,6 +54,11 @@ param syncLockTtlSeconds int = 300
 @minValue(0)
 param eventCoalesceSeconds int = 30
 
+@description('Time budget of one part of a datastore, seconds; a bigger datastore continues in another execution. Keep it below functionTimeout (host.json, 30 min).')
+@minValue(60)
+@maxValue(1500)
+param datastoreTimeBudgetSeconds int = 1200
+
 @description('Storage redundancy; geo-redundant by default, as the Integrations table is the only copy of the configuration.')
 @allowed([
   'Standard_LRS'
@@ -463,6 +468,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'QUALYTICS_LINK_TEMPLATES'
           value: qualyticsLinkTemplates
+        }
+        {
+          name: 'DATASTORE_TIME_BUDGET_SECONDS'
+          value: string(datastoreTimeBudgetSeconds)
         }
       ]
     }

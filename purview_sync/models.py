@@ -124,6 +124,8 @@ class DatastoreMessage(BaseModel):
     pull: bool = True
     push: bool = True
     container_id: int | None = None  # event-driven push of one table
+    # a continuation of a datastore too big for one execution (DESIGN.md §3c); absent on the first message
+    part: int = Field(default=0, ge=0)
 
 
 class EventMessage(BaseModel):

@@ -35,6 +35,7 @@ SETTING_NAMES = (
     "SYNC_LOCK_TTL_SECONDS",
     "EVENT_COALESCE_SECONDS",
     "QUALYTICS_LINK_TEMPLATES",
+    "DATASTORE_TIME_BUDGET_SECONDS",
 )
 
 # The links pushed as QualyticsURL (the UI's deep-link format is not documented — reference §13 — so
@@ -124,6 +125,7 @@ class Settings:
     sync_lock_ttl_seconds: int
     event_coalesce_seconds: int
     qualytics_link_templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LINK_TEMPLATES))
+    datastore_time_budget_seconds: int = 1200  # one part of a datastore (below host.json's functionTimeout)
 
     @property
     def authority_is_public_cloud(self) -> bool:
@@ -154,6 +156,7 @@ def load_settings() -> Settings:
         sync_lock_ttl_seconds=int(_env("SYNC_LOCK_TTL_SECONDS", "300") or 300),
         event_coalesce_seconds=int(_env("EVENT_COALESCE_SECONDS", "30") or 30),
         qualytics_link_templates=parse_link_templates(_env("QUALYTICS_LINK_TEMPLATES")),
+        datastore_time_budget_seconds=int(_env("DATASTORE_TIME_BUDGET_SECONDS", "1200") or 1200),
     )
 
 

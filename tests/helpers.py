@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from typing import Any
 
+import pytest
+
+from purview_sync.app.services import get_services
 from purview_sync.dev.local_env import LocalEnvironment
 from tests.conftest import Api
 
 TERMINAL = {"completed", "completed_with_errors", "cancelled", "failed"}
+
+
+def set_time_budget(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """``DATASTORE_TIME_BUDGET_SECONDS`` for the in-process devhost, undone after the test."""
+    services = get_services()
+    settings = dataclasses.replace(services.settings, datastore_time_budget_seconds=seconds)
+    monkeypatch.setattr(services, "settings", settings)
+
+
+def lock_released(services: Any, integration_id: str, within: float = 5.0) -> bool:
+    """The run's finisher marks the run ended, records the integration's last sync, *then* releases the lock:
+    a poll can see the run ended a moment before the release."""
+    until = time.monotonic() + within
+    while services.syncs.read_lock(integration_id) is not None:
+        if time.monotonic() > until:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def wait_for_run(api: Api, integration_id: str, run_id: str, timeout: float = 60.0) -> dict[str, Any]:

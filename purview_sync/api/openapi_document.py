@@ -52,6 +52,7 @@ class _DatastoreResult(_Out):
     warnings: list[str]
     unmatched_sample: list[str]
     lineage_unmatched_sources: list[str]
+    parts: int  # executions this datastore took so far (DESIGN.md §3c: large datastores); 0 = not started
     started_at: str | None
     finished_at: str | None
 

@@ -33,4 +33,5 @@ def process_datastore(msg: func.QueueMessage) -> None:
             message,
             dequeue_count=msg.dequeue_count or 1,
             max_dequeue_count=max_dequeue_count(),
+            message_id=msg.id,
         )

@@ -25,15 +25,13 @@ from purview_sync.clients.connection import (
 )
 from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError
 from purview_sync.clients.secrets import SecretStoreError
-from purview_sync.models import DatastoreMessage, DatastoreReport, now_iso
+from purview_sync.models import COUNT_KEYS, DatastoreMessage, DatastoreReport, ErrorEntry, now_iso
+from purview_sync.storage.clients import QUEUE_DATASTORE
 from purview_sync.storage.runs import DatastoreRow
 from purview_sync.sync.datastore import sync_datastore
 from purview_sync.sync.job import DatastoreJob
 
 log = logging.getLogger(__name__)
-
-DATASTORE_TIME_BUDGET_SECONDS = 20 * 60  # below the 30-min functionTimeout of host.json
-
 
 Processor = Callable[[DatastoreJob], None]
 
@@ -52,7 +50,12 @@ def process_datastore(
     dequeue_count: int,
     max_dequeue_count: int,
     processor: Processor = default_processor,
+    message_id: str | None = None,
 ) -> None:
+    """One part of one datastore (DESIGN.md §3c, §4). ``message.part`` says which: a message for a part the
+    row has moved past only makes sure the next part is on the queue; a copy of the current part's message
+    (another id) while that part's holder is alive is dropped; a redelivery of the holder's own message (the
+    same id: a crash) takes the part over from the last saved slice."""
     integration_id, run_id, ds_id = message.integration_id, message.run_id, message.datastore_id
     run = services.syncs.get_run(integration_id, run_id)
     if run is None or run.finished:
@@ -70,19 +73,21 @@ def process_datastore(
         )
         finish_if_done(services, integration_id, run_id)
         return
-    if run.status == "cancelling":
-        _settle(
-            services,
-            integration_id,
-            row,
-            "cancelled",
-            reason="the sync was cancelled before this datastore started",
-        )
-        finish_if_done(services, integration_id, run_id)
+    if message.part != row.part:
+        if message.part < row.part and not row.handed_off:
+            _hand_off(services, integration_id, row, message)  # the crash came between save and enqueue
+        log.info(
+            "run %s: datastore %s part %d message ignored (the datastore is at part %d)",
+            run_id, ds_id, message.part, row.part,
+        )  # fmt: skip
         return
-    row.status, row.attempts, row.started_at = "running", dequeue_count, row.started_at or now_iso()
-    services.syncs.update_datastore_row(integration_id, row)
+    if run.status == "cancelling":
+        _cancel(services, integration_id, row)
+        return
     ttl = services.settings.sync_lock_ttl_seconds
+    if not _claim(services, integration_id, row, message_id, dequeue_count):
+        log.info("run %s: datastore %s part %d is held by another message; copy dropped", run_id, ds_id, row.part)
+        return
     services.syncs.renew_lock(integration_id, run_id, ttl)
 
     integration = services.integrations.get(integration_id)
@@ -90,8 +95,9 @@ def process_datastore(
         _settle(services, integration_id, row, "failed", reason="the integration was deleted")
         finish_if_done(services, integration_id, run_id)
         return
-    report = DatastoreReport()
-    deadline = time.monotonic() + DATASTORE_TIME_BUDGET_SECONDS
+    report = report_from_row(row) if row.part or row.cursor is not None else DatastoreReport()
+    deadline = time.monotonic() + services.settings.datastore_time_budget_seconds
+    job: DatastoreJob | None = None
     try:
         # this read's retries count against the datastore's budget too
         datastore = services.get_datastore(ds_id, deadline=deadline)
@@ -108,9 +114,14 @@ def process_datastore(
                 heartbeat=lambda: services.syncs.renew_lock(integration_id, run_id, ttl),
                 report=report,
                 container_id=message.container_id,
+                part=row.part,
+                after_table=row.cursor,
             )
+            job.on_progress = lambda: _save_progress(services, integration_id, row, job)  # type: ignore[arg-type]
             processor(job)
+            report = job.report
     except Exception as exc:
+        report = job.report if job is not None else report
         last = dequeue_count >= max_dequeue_count
         log.error(
             "run %s: datastore %s '%s' attempt %d/%d failed: %s",
@@ -137,6 +148,9 @@ def process_datastore(
         else:
             log.debug("%s", traceback.format_exc())
         raise  # the host retries, and poisons the message after the last attempt
+    if job is not None and not job.done:
+        _continue(services, integration_id, row, job, message)
+        return
     _settle_report(services, integration_id, row, report)
     services.syncs.renew_lock(integration_id, run_id, ttl)
     log.info(
@@ -144,6 +158,113 @@ def process_datastore(
         run_id, ds_id, row.name, report.status, {k: v for k, v in report.counts().items() if v},
     )  # fmt: skip
     finish_if_done(services, integration_id, run_id)
+
+
+# --- parts ------------------------------------------------------------------------------------------
+
+
+def _held_by_another(row: DatastoreRow, message_id: str | None) -> bool:
+    return (
+        message_id is not None
+        and row.part_message not in (None, message_id)
+        and row.part_lease_until > time.time()
+    )
+
+
+def _claim(
+    services: Services, integration_id: str, row: DatastoreRow, message_id: str | None, dequeue_count: int
+) -> bool:
+    """Take the datastore's current part for this message (etag-conditional); False when another copy of
+    the part's message holds it (its lease is live), so this one must do nothing."""
+    for _ in range(3):
+        if _held_by_another(row, message_id):
+            return False
+        row.status, row.attempts, row.started_at = "running", dequeue_count, row.started_at or now_iso()
+        row.part_message, row.handed_off = message_id, True
+        row.part_lease_until = time.time() + services.settings.sync_lock_ttl_seconds
+        if services.syncs.update_datastore_row(integration_id, row):
+            return True
+        latest = services.syncs.get_datastore_row(integration_id, row.run_id, row.datastore_id)
+        if latest is None or latest.finished or latest.part != row.part:
+            return False
+        row.__dict__.update(latest.__dict__)
+    raise RuntimeError(f"datastore {row.datastore_id}: its row keeps changing; the host retries")
+
+
+def report_from_row(row: DatastoreRow) -> DatastoreReport:
+    """The counts, errors and warnings the earlier parts (or slices) of this datastore saved."""
+    report = DatastoreReport()
+    for key in COUNT_KEYS:
+        setattr(report, key, int(row.counts.get(key) or 0))
+    report.errors = [ErrorEntry(e.get("message", ""), e.get("action", ""), e.get("asset")) for e in row.errors]
+    report.warnings = list(row.warnings)
+    report.unmatched_sample = list(row.unmatched_sample)
+    return report
+
+
+def _progress_into(row: DatastoreRow, report: DatastoreReport) -> None:
+    row.counts = report.counts()
+    row.errors = [{"message": e.message, "action": e.action, "asset": e.asset} for e in report.errors]
+    row.warnings = report.warnings
+    row.unmatched_sample = report.unmatched_sample
+
+
+def _save_progress(services: Services, integration_id: str, row: DatastoreRow, job: DatastoreJob) -> None:
+    """After each slice: the cursor and the counts so far, so a crash resumes from here; the part's lease."""
+    row.cursor = job.after_table
+    row.part_lease_until = time.time() + services.settings.sync_lock_ttl_seconds
+    _progress_into(row, job.report)
+    if not services.syncs.update_datastore_row(integration_id, row):
+        latest = services.syncs.get_datastore_row(integration_id, row.run_id, row.datastore_id)
+        if latest is None or latest.finished or latest.part != row.part:
+            raise RuntimeError(f"datastore {row.datastore_id}: its row moved on while part {row.part} ran")
+        row.etag = latest.etag
+        services.syncs.update_datastore_row(integration_id, row)
+
+
+def _continue(
+    services: Services, integration_id: str, row: DatastoreRow, job: DatastoreJob, message: DatastoreMessage
+) -> None:
+    """The budget ran out with slices left: save the cursor as the next part's, then enqueue that part —
+    or, after a cancel, end the datastore here."""
+    run = services.syncs.get_run(integration_id, row.run_id)
+    if run is not None and run.status == "cancelling":
+        _save_progress(services, integration_id, row, job)
+        _cancel(services, integration_id, row, parts_done=row.part + 1)
+        return
+    row.part += 1
+    row.handed_off, row.part_message = False, None
+    _save_progress(services, integration_id, row, job)
+    log.info(
+        "run %s: datastore %s '%s' continues in part %d after table %s %s",
+        row.run_id, row.datastore_id, row.name, row.part, row.cursor,
+        {k: v for k, v in job.report.counts().items() if v},
+    )  # fmt: skip
+    _hand_off(services, integration_id, row, message)
+    services.syncs.renew_lock(integration_id, row.run_id, services.settings.sync_lock_ttl_seconds)
+
+
+def _hand_off(services: Services, integration_id: str, row: DatastoreRow, message: DatastoreMessage) -> None:
+    services.storage.enqueue(QUEUE_DATASTORE, {**message.model_dump(), "part": row.part})
+    row.handed_off = True
+    if not services.syncs.update_datastore_row(integration_id, row):
+        log.info("datastore %s: part %d already under way", row.datastore_id, row.part)
+
+
+def _cancel(services: Services, integration_id: str, row: DatastoreRow, parts_done: int | None = None) -> None:
+    """End the datastore ``cancelled``: before it started, or after the part that was in progress (its
+    counts so far stay on the entry)."""
+    if parts_done is None:
+        parts_done = row.part + (1 if row.cursor is not None else 0)
+    if parts_done == 0:
+        reason = "the sync was cancelled before this datastore started"
+    else:
+        reason = (
+            f"the sync was cancelled while this datastore was in progress; it stopped after part {parts_done} "
+            "(the values written so far stay)"
+        )
+    _settle(services, integration_id, row, "cancelled", reason=reason)
+    finish_if_done(services, integration_id, row.run_id)
 
 
 def permanent_failure(exc: BaseException, tenant_id: str | None = None) -> tuple[str, str, str] | None:

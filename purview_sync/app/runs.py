@@ -142,7 +142,7 @@ def open_run(
                     push=bool(options.get("push")),
                     container_id=container_id,
                 )
-                services.storage.enqueue(QUEUE_DATASTORE, message.model_dump())
+                services.storage.enqueue(QUEUE_DATASTORE, message.model_dump(exclude={"part"}))
     except Exception:
         services.syncs.release_lock(integration.id, run.id)
         raise

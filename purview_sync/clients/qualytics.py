@@ -130,14 +130,26 @@ class QualyticsClient(ApiClient):
         return list(self.paged("/fields", kind="fields", params={"container_id": int(container_id)}))
 
     def active_pages(
-        self, what: str, datastore_id: int, container_id: int | None = None
+        self,
+        what: str,
+        datastore_id: int,
+        container_id: int | None = None,
+        containers: list[int] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """The pages of a datastore's (or one container's) ``Active`` anomalies or checks."""
+        """The pages of a datastore's (or one container's, or some containers') ``Active`` anomalies or
+        checks (``container`` is a list parameter of both listings)."""
         path, kind = FINDINGS[what]
         params: dict[str, Any] = {"datastore": int(datastore_id), "status": "Active"}
         if container_id is not None:
             params["container"] = int(container_id)
+        elif containers is not None:
+            params["container"] = [int(c) for c in containers]
         return self.pages(path, kind=kind, params=params)
+
+    def active_total(self, what: str, datastore_id: int) -> int | None:
+        """How many ``Active`` anomalies or checks the datastore has (``size=1``, ``total``)."""
+        path, kind = FINDINGS[what]
+        return self.total(path, kind=kind, params={"datastore": int(datastore_id), "status": "Active"})
 
     def count_active(self, what: str, datastore_id: int, container_id: int, field: str) -> int | None:
         """Active anomalies or checks of one column (``container``, ``field``, ``status=Active``, ``size=1``)."""

@@ -65,6 +65,14 @@ class DatastoreRow:
     lineage_unmatched_sources: list[str] = field(default_factory=list)
     started_at: str | None = None
     finished_at: str | None = None
+    # parts of a datastore too big for one execution (DESIGN.md §3c): the part that runs now, the cursor
+    # (the last table, by Qualytics container id, whose slice is done), which queue message holds the part
+    # and until when, and whether the message for ``part`` is on the queue (part 0: the run enqueued it)
+    part: int = 0
+    cursor: int | None = None
+    part_message: str | None = None
+    part_lease_until: float = 0.0
+    handed_off: bool = True
     etag: str | None = None
 
     @property
@@ -83,6 +91,7 @@ class DatastoreRow:
             "warnings": self.warnings,
             "unmatched_sample": self.unmatched_sample,
             "lineage_unmatched_sources": self.lineage_unmatched_sources,
+            "parts": self.part + 1 if self.started_at else 0,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
@@ -258,6 +267,11 @@ class SyncRepo:
             "lineage_unmatched_sources": to_json(row.lineage_unmatched_sources),
             "started_at": row.started_at,
             "finished_at": row.finished_at,
+            "part": row.part,
+            "cursor": str(row.cursor) if row.cursor is not None else None,
+            "part_message": row.part_message,
+            "part_lease_until": row.part_lease_until,
+            "handed_off": row.handed_off,
         }
 
     @staticmethod
@@ -276,6 +290,11 @@ class SyncRepo:
             lineage_unmatched_sources=json.loads(e.get("lineage_unmatched_sources") or "[]"),
             started_at=e.get("started_at"),
             finished_at=e.get("finished_at"),
+            part=int(e.get("part") or 0),
+            cursor=int(e["cursor"]) if e.get("cursor") is not None else None,
+            part_message=e.get("part_message"),
+            part_lease_until=float(e.get("part_lease_until") or 0.0),
+            handed_off=bool(e.get("handed_off", True)),
             etag=e.metadata["etag"],
         )
 

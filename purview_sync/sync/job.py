@@ -49,6 +49,14 @@ class DatastoreJob:
     heartbeat: Callable[[], None]
     report: DatastoreReport = field(default_factory=DatastoreReport)
     container_id: int | None = None  # event-driven push of one table
+    # parts (DESIGN.md §3c): the work goes slice by slice of tables in container-id order; ``after_table`` is
+    # the cursor (the last table whose slice is done; None = from the start). When ``deadline`` comes before
+    # the last slice, the work stops between two slices with ``done`` False and the caller continues it in
+    # another execution; ``on_progress`` runs after each slice so the cursor and counts can be saved.
+    part: int = 0
+    after_table: int | None = None
+    done: bool = True
+    on_progress: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -59,3 +67,5 @@ class SyncContext:
     purview: PurviewClient
     snapshot: DatastoreSnapshot
     match: DatastoreMatch
+    with_root: bool = True  # push the datastore-level values too (a sliced datastore: with its last slice)
+    complete: bool = True  # snapshot and match hold every table of the datastore (False: one slice of them)

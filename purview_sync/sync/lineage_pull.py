@@ -77,8 +77,9 @@ class LineagePull:
         rows = {r.key: r for r in self.repo.list_for_datastore(self.integration_id, self.ds_id)}
         wanted = self._wanted()
         try:
+            in_view = set(self.context.match.tables)  # one slice of a large datastore sees only its targets
             for key, row in rows.items():
-                if key not in wanted:
+                if key not in wanted and (self.context.complete or key[1] in in_view):
                     self._remove(row)
             for key, processes in wanted.items():
                 row = rows.get(key)

@@ -42,13 +42,13 @@ class SourceResolver:
         }
         self._names: dict[int, str] = {int(t["id"]): str(t.get("name")) for t in context.snapshot.tables}
         # a full push matched every table of the datastore already: what is not in the match is unmatched
-        self._own_complete = job.container_id is None
+        self._own_complete = job.container_id is None and context.complete
 
     # --- the datastore's own tables, by name (a computed table's query names them) -------------------
     def _own_tables(self) -> dict[str, dict[str, Any]]:
         if self._tables is None:
             tables = self.context.snapshot.tables
-            if self.job.container_id is not None:  # an event push loaded one table only
+            if self.job.container_id is not None or not self.context.complete:  # one table, or one slice
                 tables = list(self.context.qualytics.list_tables(self.ds_id))
             self._tables = {str(t.get("name", "")).lower(): t for t in tables}
         return self._tables

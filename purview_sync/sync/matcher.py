@@ -265,13 +265,25 @@ class Matcher:
         tables: list[dict[str, Any]],
         fields_by_table: dict[int, list[dict[str, Any]]],
     ) -> DatastoreMatch:
-        result = self.find_root(datastore)
-        if result.status != "matched" or result.root is None:
-            return result
-        by_name = self._table_refs(result)
-        if by_name is None:
-            by_name = self._searched_tables(result)
+        found = self.find_root(datastore)
+        if found.status != "matched" or found.root is None:
+            return found
+        return self.match_tables(found, self.table_index(found), tables, fields_by_table)
 
+    def table_index(self, found: DatastoreMatch) -> dict[str, str]:
+        """``{lower-case name: guid}`` of the matched root's tables and views (read once per part)."""
+        by_name = self._table_refs(found)
+        return self._searched_tables(found) if by_name is None else by_name
+
+    def match_tables(
+        self,
+        found: DatastoreMatch,
+        by_name: dict[str, str],
+        tables: list[dict[str, Any]],
+        fields_by_table: dict[int, list[dict[str, Any]]],
+    ) -> DatastoreMatch:
+        """Match these tables (all of the datastore's, or one slice of them) and their fields."""
+        result = DatastoreMatch(status="matched", root=found.root, root_entity=found.root_entity)
         wanted: dict[str, dict[str, Any]] = {}
         for table in tables:
             guid = by_name.get(str(table.get("name", "")).lower())

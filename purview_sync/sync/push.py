@@ -157,7 +157,7 @@ def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
     settings = job.services.settings
     links = LinkTemplates(settings.qualytics_ui_url.rstrip("/"), settings.qualytics_link_templates)
     targets: list[tuple[MatchedAsset, AssetFacts]] = []
-    if job.container_id is None and match.root is not None:
+    if job.container_id is None and match.root is not None and context.with_root:
         targets.append((match.root, datastore_facts(snapshot, links)))
     tables = {int(t["id"]): t for t in snapshot.tables}
     for cid, asset in match.tables.items():

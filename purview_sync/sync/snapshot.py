@@ -143,10 +143,19 @@ class DatastoreSnapshot:
         *,
         with_counts: bool,
         container_id: int | None = None,
+        tables: list[dict[str, Any]] | None = None,
+        narrow: bool = False,
+        datastore_values: bool = True,
     ) -> DatastoreSnapshot:
+        """The whole datastore (``tables``: its table listing when already read), or — ``narrow`` — one
+        slice of it (DESIGN.md §3c, large datastores): only those tables, their fields and the Active
+        listings narrowed to them (``container=`` list), so memory follows the slice. A slice reads the
+        datastore-level values (score, totals) only when ``datastore_values`` (the slice that pushes them)."""
         datastore = with_host(client, datastore)
         ds_id = int(datastore["id"])
-        if container_id is not None:  # an event push of one table: read just that container
+        if tables is not None:
+            found = tables
+        elif container_id is not None:  # an event push of one table: read just that container
             one = client.get_container(container_id)
             found = [one] if one and _ref_id(one.get("datastore")) in (None, ds_id) else []
         else:
@@ -162,23 +171,28 @@ class DatastoreSnapshot:
             client=client,
         )
         if with_counts:
-            snapshot._load_counts(client, container_id)
+            scope = sorted(int(t["id"]) for t in tables) if narrow else None
+            snapshot._load_counts(client, container_id, scope, datastore_values)
         return snapshot
 
-    def _load_counts(self, client: QualyticsClient, container_id: int | None) -> None:
-        try:
-            self.quality_score = client.latest_quality_score(self.id)
-        except HttpError as exc:
-            if exc.status != 403:
-                raise
-            self.warnings.append(
-                f"Qualytics refused the quality-score history of datastore {self.id} (HTTP 403), so its "
-                f"QualityScore was not written; {SCORE_FORBIDDEN_ACTION}."
-            )
+    def _load_counts(
+        self, client: QualyticsClient, container_id: int | None, scope: list[int] | None, datastore_values: bool
+    ) -> None:
+        if datastore_values:
+            try:
+                self.quality_score = client.latest_quality_score(self.id)
+            except HttpError as exc:
+                if exc.status != 403:
+                    raise
+                self.warnings.append(
+                    f"Qualytics refused the quality-score history of datastore {self.id} (HTTP 403), so its "
+                    f"QualityScore was not written; {SCORE_FORBIDDEN_ACTION}."
+                )
         for what in FINDINGS:
             by_field: Counter[tuple[int, str]] = Counter()
             attributable, total = True, None
-            for number, body in enumerate(client.active_pages(what, self.id, container_id)):
+            pages = client.active_pages(what, self.id, container_id, scope) if scope != [] else iter(())
+            for number, body in enumerate(pages):
                 if number == 0 and isinstance(body.get("total"), int):
                     total = body["total"]
                 for item in body.get("items") or []:
@@ -191,7 +205,9 @@ class DatastoreSnapshot:
                         by_field[(cid, name)] += 1
                 if not attributable:
                     break  # the total is known; per-column counts will be asked for instead
-            self.totals[what] = total if container_id is None else None
+            self.totals[what] = total if container_id is None and scope is None else None
+            if scope is not None and datastore_values and self._metric(what) is None:
+                self.totals[what] = client.active_total(what, self.id)  # a slice's total is not the datastore's
             self.by_field[what] = by_field
             self.attributable[what] = attributable
         self.counts_loaded = True
@@ -229,12 +245,14 @@ class DatastoreSnapshot:
         value = metrics.get(f"active_{what}") if isinstance(metrics, dict) else None
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    def datastore_count(self, what: str) -> int | None:
+    def _metric(self, what: str) -> int | None:
         metrics = self.datastore.get("metrics")
         value = metrics.get(f"active_{what}") if isinstance(metrics, dict) else None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        return self.totals.get(what)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def datastore_count(self, what: str) -> int | None:
+        value = self._metric(what)
+        return value if value is not None else self.totals.get(what)
 
 
 def _reread(client: QualyticsClient, table: dict[str, Any]) -> dict[str, Any]:

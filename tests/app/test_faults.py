@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from purview_sync.app import processing
 from purview_sync.app.services import Services
 from purview_sync.clients import http as http_client
 from purview_sync.clients.http import reset_limiters
@@ -25,7 +24,7 @@ from tests.hardening import (
     services_on,
     wait_for_run,
 )
-from tests.helpers import run_sync, wait_for_release
+from tests.helpers import run_sync, set_time_budget, wait_for_release
 
 
 @pytest.fixture
@@ -107,7 +106,7 @@ def test_a_purview_slower_than_the_client_timeout_fails_the_datastores_in_time(
     here: 30 s per call (``http_client.DEFAULT_TIMEOUT_SECONDS``) and 20 min per datastore in production."""
     assert local.purview
     monkeypatch.setattr(http_client, "DEFAULT_TIMEOUT_SECONDS", 0.5)
-    monkeypatch.setattr(processing, "DATASTORE_TIME_BUDGET_SECONDS", 5)
+    set_time_budget(monkeypatch, 5)
     estate = build_estate(local, [2, 2])
     local.purview.server.set_faults(latency_s=1.5)
     started = time.monotonic()
@@ -151,7 +150,7 @@ def test_a_qualytics_outage_is_a_502_at_start_and_a_named_failure_mid_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert local.qualytics
-    monkeypatch.setattr(processing, "DATASTORE_TIME_BUDGET_SECONDS", 4)
+    set_time_budget(monkeypatch, 4)
     estate = build_estate(local, [1, 1])
     ids = [d.id for d in estate]
     local.qualytics.set_faults(error_rate=1.0)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from purview_sync.settings import DEFAULT_LINK_TEMPLATES, SETTING_NAMES, parse_link_templates
+from purview_sync.settings import DEFAULT_LINK_TEMPLATES, SETTING_NAMES, load_settings, parse_link_templates
 from purview_sync.storage.clients import QUEUES, TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -589,6 +589,27 @@ def test_app_settings_equal_the_settings_the_code_reads(main_doc: dict[str, Any]
         f"in Bicep but not read by the code: {sorted(read_by_code - expected)}; "
         f"read by the code but not in Bicep: {sorted(expected - read_by_code)}"
     )
+
+
+# app setting → (its Bicep parameter, the Settings field it fills): the deployed default is the code's default
+NUMERIC_SETTINGS = {
+    "SYNC_LOCK_TTL_SECONDS": ("syncLockTtlSeconds", "sync_lock_ttl_seconds"),
+    "EVENT_COALESCE_SECONDS": ("eventCoalesceSeconds", "event_coalesce_seconds"),
+    "DATASTORE_TIME_BUDGET_SECONDS": ("datastoreTimeBudgetSeconds", "datastore_time_budget_seconds"),
+}
+
+
+def test_numeric_settings_deploy_the_code_defaults(
+    main_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in NUMERIC_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    defaults = load_settings()
+    deployed = app_settings(main_doc)
+    for name, (param, field_name) in NUMERIC_SETTINGS.items():
+        assert deployed[name] == f"string({param})", (name, deployed[name])
+        default = main_doc["parameters"][param].get("default")
+        assert default is not None and float(default) == float(getattr(defaults, field_name)), (name, default)
 
 
 def test_parameters_file(main_doc: dict[str, Any]) -> None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from purview_sync.app import processing
 from purview_sync.app.services import Services
 from purview_sync.clients.http import AdaptiveLimiter, ThrottledError, reset_limiters
 from purview_sync.clients.purview import PurviewClient
@@ -24,7 +23,7 @@ from purview_sync.sync.datastore import sync_datastore
 from purview_sync.sync.job import DatastoreJob
 from purview_sync.sync.matcher import ALL_APPLICABLE_TYPES
 from tests.conftest import Api
-from tests.helpers import datastore_entry, run_sync
+from tests.helpers import datastore_entry, run_sync, set_time_budget
 
 GROUP = "Qualytics"
 TYPEDEF_KINDS = ("businessmetadatadef_by_name", "typedefs_create", "typedefs_update")
@@ -399,7 +398,7 @@ def test_a_throttle_beyond_the_time_budget_fails_the_datastore_with_what_to_do(
 ) -> None:
     estate = add_estate(local, {"orders": {"id": 90.0, "amount": 80.0}, "customers": {"id": 70.0}})
     ensure_group(services, integration)  # so that the budget is spent on the writes
-    monkeypatch.setattr(processing, "DATASTORE_TIME_BUDGET_SECONDS", 4)
+    set_time_budget(monkeypatch, 4)
     # matching takes five calls; after that one token every 10 s: the writes cannot fit in 4 s
     purview_faults.server.set_faults(rate_limit_per_s=0.1, rate_burst=6)
     started = time.monotonic()
@@ -415,7 +414,7 @@ def test_a_throttle_beyond_the_time_budget_fails_the_datastore_with_what_to_do(
     # once Purview has capacity again, the next sync finishes the job (what was written is skipped)
     purview_faults.server.set_faults(rate_limit_per_s=None, rate_burst=None)
     reset_limiters()
-    monkeypatch.setattr(processing, "DATASTORE_TIME_BUDGET_SECONDS", 20 * 60)
+    set_time_budget(monkeypatch, 20 * 60)
     again = push(api, integration, estate)
     assert again["status"] == "completed" and again["errors"] == []
     assert again["attributes_unchanged"] == written and again["attributes_written"] == 6 * 4 - written
