@@ -23,17 +23,6 @@ def set_time_budget(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     monkeypatch.setattr(services, "settings", settings)
 
 
-def lock_released(services: Any, integration_id: str, within: float = 5.0) -> bool:
-    """The run's finisher marks the run ended, records the integration's last sync, *then* releases the lock:
-    a poll can see the run ended a moment before the release."""
-    until = time.monotonic() + within
-    while services.syncs.read_lock(integration_id) is not None:
-        if time.monotonic() > until:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def wait_for_run(api: Api, integration_id: str, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
     """Poll GET /syncs/{run_id} until the run ends; return the single-run view (with datastores)."""
     deadline = time.monotonic() + timeout

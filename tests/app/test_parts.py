@@ -16,7 +16,7 @@ from purview_sync.clients.http import reset_limiters
 from purview_sync.dev.local_env import LocalEnvironment
 from purview_sync.sync import datastore as datastore_module
 from tests.conftest import Api
-from tests.helpers import datastore_entry, lock_released, run_sync, set_time_budget, wait_for_run
+from tests.helpers import datastore_entry, run_sync, set_time_budget, wait_for_release, wait_for_run
 from tests.sync.test_push import Estate, add_estate, connect, ensure_group, qualytics_values
 
 TABLES = 6  # three slices of two tables
@@ -117,7 +117,7 @@ def test_a_push_needing_three_parts_under_a_small_budget_completes_with_every_va
     assert writes(local) - before == N_ASSETS  # nothing written twice
     local.purview.server.set_faults(latency_s=0.0)
     assert_all_values_right(local, estate)
-    assert lock_released(services, integration)
+    wait_for_release(services, integration)
 
 
 def test_the_entry_stays_running_with_its_progress_between_parts(
@@ -263,4 +263,4 @@ def test_cancel_during_a_multi_part_datastore_ends_it_after_the_current_part(
         assert qualytics_values(local, estate.guid(f"/t{i}")) is not None
     for i in (4, 5):
         assert qualytics_values(local, estate.guid(f"/t{i}")) is None
-    assert lock_released(services, integration)
+    wait_for_release(services, integration)
