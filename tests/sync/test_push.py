@@ -369,7 +369,7 @@ def test_rate_limits_and_flaky_5xx_still_end_with_every_value_right(
     stats = purview_faults.server.stats
     throttled_before = sum(n for k, n in stats.items() if k.endswith(":429"))
     failed_before = sum(n for k, n in stats.items() if k.endswith((":500", ":502", ":503")))
-    purview_faults.server.set_faults(rate_limit_per_s=20, error_rate=0.1)
+    purview_faults.server.set_faults(rate_limit_per_s=20, rate_burst=5, error_rate=0.1)  # burst 5: 25 writes overrun it
     entry = push(api, integration, estate)
     assert entry["status"] == "completed" and entry["errors"] == [], entry
     assert entry["attributes_written"] == 4 * (1 + 4 + 20)
