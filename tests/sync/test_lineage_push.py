@@ -47,8 +47,12 @@ def test_computed_containers_land_with_their_inputs_outputs_and_values(
     assert local.purview and local.qualytics
     p = local.purview
     estate = make_estate(local)
+    since = len(p.calls)
     entry = sync(api, integration, estate.ds, push=True, pull=False)
     assert entry["status"] == "completed" and entry["errors"] == [], entry
+    writes = [c for c in entity_writes(local, since) if c.method == "POST"]
+    assert writes and all(len(c.json()["entities"]) <= 50 for c in writes)
+    assert {e["typeName"] for c in writes for e in c.json()["entities"]} == {COMPUTED_TABLE, COMPUTED_PROCESS}
 
     # the two types, and the Qualytics group applicable to the computed one
     table_def, process_def = p.typedef(COMPUTED_TABLE), p.typedef(COMPUTED_PROCESS)
@@ -273,3 +277,21 @@ def test_push_is_idempotent_and_cleans_up_under_the_strictest_purview(
     finally:
         local.purview.set_knobs(**defaults)
     assert computed_entities(local, estate.ds, estate.computed["customer_names"]) == (None, None)
+
+
+def test_many_computed_containers_go_in_calls_of_at_most_50_entities(
+    api: Api, local: LocalEnvironment, integration: str
+) -> None:
+    assert local.purview and local.qualytics
+    estate = make_estate(local, computed=False)
+    cids = [
+        local.qualytics.add_computed_file(
+            estate.ds, f"slice_{i}", estate.containers["orders"], select_clause="id"
+        )
+        for i in range(30)
+    ]
+    since = len(local.purview.calls)
+    entry = sync(api, integration, estate.ds, push=True, pull=False)
+    sizes = [len(c.json()["entities"]) for c in entity_writes(local, since) if c.method == "POST"]
+    assert sizes == [50, 10] and entry["lineage_entities_written"] == 60  # a container's two in one call
+    assert all(computed_entities(local, estate.ds, cid)[1] for cid in cids)
