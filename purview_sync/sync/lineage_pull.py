@@ -77,9 +77,9 @@ class LineagePull:
         rows = {r.key: r for r in self.repo.list_for_datastore(self.integration_id, self.ds_id)}
         wanted = self._wanted()
         try:
-            in_view = set(self.context.match.tables)  # one slice of a large datastore sees only its targets
+            mine = self._owned_targets(rows.values())
             for key, row in rows.items():
-                if key not in wanted and (self.context.complete or key[1] in in_view):
+                if key not in wanted and row.target_container_id in mine:
                     self._remove(row)
             for key, processes in wanted.items():
                 row = rows.get(key)
@@ -87,6 +87,19 @@ class LineagePull:
                     self._add(key, processes, row)
         except _Forbidden:
             self.report.warnings.append(LINEAGE_FORBIDDEN)
+
+    def _owned_targets(self, rows: Any) -> set[int]:
+        """The target containers this pull decides for: all of them for a whole datastore; for one slice of a
+        large one, the slice's tables — and, with the last slice, targets no longer among the datastore's
+        tables (a container deleted in Qualytics), from one listing."""
+        targets = {r.target_container_id for r in rows}
+        if self.context.complete:
+            return targets
+        mine = {int(t["id"]) for t in self.context.snapshot.tables} & targets
+        if self.context.with_root and targets - mine:
+            existing = {int(t["id"]) for t in self.qualytics.list_tables(self.ds_id)}
+            mine |= targets - existing
+        return mine
 
     # --- what Purview says -------------------------------------------------------------------------------
     def _wanted(self) -> dict[tuple[int, int], list[dict[str, Any]]]:

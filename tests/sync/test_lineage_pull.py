@@ -10,6 +10,7 @@ import pytest
 from purview_sync.app.services import Services
 from purview_sync.dev.local_env import LocalEnvironment
 from purview_sync.dev.qualytics import QualyticsSim
+from purview_sync.sync import datastore as datastore_module
 from purview_sync.sync.lineage_pull import LINEAGE_FORBIDDEN
 from tests.conftest import Api
 from tests.helpers import run_sync
@@ -189,3 +190,34 @@ def test_deleting_the_integration_forgets_its_lineage_mappings_and_keeps_the_edg
     assert services.lineage.list_for_datastore(integration, estate.ds) == []
     c = estate.containers
     assert len(edges_between(qualytics, c["orders"], c["payments"])) == 1  # what is in Qualytics stays
+
+
+def test_a_sliced_datastore_keeps_the_edges_of_the_other_slices(
+    api: Api,
+    local: LocalEnvironment,
+    integration: str,
+    qualytics: QualyticsSim,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One table per slice: each slice decides the edges that end in its tables; the last one also forgets
+    the edges whose target container is gone from Qualytics."""
+    assert local.purview
+    monkeypatch.setattr(datastore_module, "SLICE_TABLES", 1)
+    estate = make_estate(local, computed=False)
+    c = estate.containers
+    first = add_copy(local, estate, "orders", "payments", "copy_a")
+    add_copy(local, estate, "customers", "orders", "copy_b")
+    add_copy(local, estate, "payments", "customers", "copy_c")
+    assert sync(api, integration, estate.ds, push=False, pull=True)["lineage_edges_added"] == 3
+
+    local.purview.delete_entity(first)
+    entry = sync(api, integration, estate.ds, push=False, pull=True)
+    assert entry["lineage_edges_removed"] == 1 and entry["lineage_edges_added"] == 0
+    assert len(edges_between(qualytics, c["customers"], c["orders"])) == 1
+    assert len(edges_between(qualytics, c["payments"], c["customers"])) == 1
+
+    qualytics.remove_container(c["customers"])  # Qualytics drops the edges that touch it
+    sync(api, integration, estate.ds, push=False, pull=True)
+    rows = services.lineage.list_for_datastore(integration, estate.ds)
+    assert [(r.source_container_id, r.target_container_id) for r in rows] == []
