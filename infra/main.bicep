@@ -59,6 +59,9 @@ param eventCoalesceSeconds int = 30
 @maxValue(1500)
 param datastoreTimeBudgetSeconds int = 1200
 
+@description('NCRONTAB (seconds first, UTC) of the timer that starts the due scheduled syncs.')
+param scheduleTick string = '0 */5 * * * *'
+
 @description('Storage redundancy; geo-redundant by default, as the Integrations table is the only copy of the configuration.')
 @allowed([
   'Standard_LRS'
@@ -472,6 +475,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'DATASTORE_TIME_BUDGET_SECONDS'
           value: string(datastoreTimeBudgetSeconds)
+        }
+        {
+          name: 'SCHEDULE_TICK'
+          value: scheduleTick
         }
       ]
     }

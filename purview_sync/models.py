@@ -9,7 +9,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, ValidationError, field_validator
+from croniter import croniter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from purview_sync.errors import ApiError
 
@@ -23,6 +34,15 @@ def now_iso() -> str:
 
 def iso_to_epoch(value: str | None) -> float | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
+
+
+def to_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def next_run_after(cron: str, moment: datetime) -> str:
+    """The first occurrence of a 5-field cron expression (UTC) strictly after ``moment``."""
+    return to_iso(croniter(cron, moment.astimezone(UTC)).get_next(datetime))
 
 
 def new_id() -> str:
@@ -62,6 +82,31 @@ def _domains(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+class ScheduleBody(_Body):
+    """A sync that starts by itself: ``cron`` is 5 fields (minute hour day month weekday), in UTC."""
+
+    cron: StrictStr = Field(max_length=200, description="5-field cron expression, UTC, e.g. '0 2 * * *'")
+    pull: StrictBool = True
+    push: StrictBool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not croniter.is_valid(" ".join(fields)):
+            raise ValueError(
+                f"'{value}' is not a 5-field cron expression (minute hour day month weekday, UTC), "
+                "e.g. '0 2 * * *' for 02:00 every day"
+            )
+        return " ".join(fields)
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> ScheduleBody:
+        if not self.pull and not self.push:
+            raise ValueError("pull and push are both false: a scheduled sync needs one of them")
+        return self
+
+
 class ConnectRequest(_Body):
     purview_url: str = Field(max_length=500)
     tenant_id: str
@@ -71,6 +116,7 @@ class ConnectRequest(_Body):
     event_driven: bool = True
     overwrite_tags: bool = False
     lineage: StrictBool = False  # DESIGN.md §5b; a JSON boolean only ("true" or 1 is a 400)
+    schedule: ScheduleBody | None = Field(default=None, description="null, or a sync that starts by itself")
 
     _url = field_validator("purview_url")(_https_url)
     _tenant = field_validator("tenant_id")(_guid)
@@ -93,6 +139,7 @@ class PatchRequest(_Body):
     event_driven: bool | None = None
     overwrite_tags: bool | None = None
     lineage: StrictBool | None = None
+    schedule: ScheduleBody | None = Field(default=None, description="null removes the schedule")
 
     @field_validator("purview_url")
     @classmethod
@@ -171,10 +218,15 @@ class Integration:
     secret_ref: str | None = None
     last_sync: dict[str, Any] | None = None
     lineage: bool = False
+    schedule: dict[str, Any] | None = None  # {"cron", "pull", "push"}
+    next_run_at: str | None = None  # when the schedule is next due (ISO-8601 UTC)
 
     def to_api(self) -> dict[str, Any]:
         body = asdict(self)
         body.pop("secret_ref")
+        next_run_at = body.pop("next_run_at")
+        if self.schedule:
+            body["schedule"] = {**self.schedule, "next_run_at": next_run_at}
         return body
 
 

@@ -14,6 +14,9 @@ from functools import lru_cache
 from typing import Any
 
 DEFAULT_ALLOWED_HOSTS = "*.purview.azure.com,*.purview-service.microsoft.com"
+# NCRONTAB (seconds first) of the timer that starts the due scheduled syncs; the Functions host reads the
+# setting itself (``%SCHEDULE_TICK%`` in the timer binding), so it must be set wherever the app runs
+DEFAULT_SCHEDULE_TICK = "0 */5 * * * *"
 PUBLIC_AUTHORITY_HOSTS = (
     "login.microsoftonline.com",
     "login.microsoftonline.us",
@@ -36,6 +39,7 @@ SETTING_NAMES = (
     "EVENT_COALESCE_SECONDS",
     "QUALYTICS_LINK_TEMPLATES",
     "DATASTORE_TIME_BUDGET_SECONDS",
+    "SCHEDULE_TICK",  # read by the host for the schedule timer (%SCHEDULE_TICK%)
 )
 
 # The links pushed as QualyticsURL (the UI's deep-link format is not documented — reference §13 — so

@@ -7,8 +7,10 @@ import time
 import uuid
 from typing import Any
 
+import azure.functions as func
 import pytest
 
+import function_app
 from purview_sync.app.services import get_services
 from purview_sync.dev.local_env import LocalEnvironment
 from tests.conftest import Api
@@ -76,3 +78,12 @@ def wait_for_release(services: Any, integration_id: str, timeout: float = 10.0) 
     while services.syncs.read_lock(integration_id) is not None:
         assert time.monotonic() < deadline, "the finished run's lock was never released"
         time.sleep(0.05)
+
+
+def fresh_app() -> func.FunctionApp:
+    """Another instance of the real app (the blueprints of ``function_app``), as a second host loads it."""
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+    blueprints = {id(v): v for v in vars(function_app).values() if isinstance(v, func.Blueprint)}
+    for blueprint in blueprints.values():
+        app.register_functions(blueprint)
+    return app

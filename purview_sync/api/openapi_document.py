@@ -69,6 +69,7 @@ class RunSummary(_Out):
     integration_id: str
     status: RunStatus
     reason: str | None
+    trigger: Literal["manual", "event", "schedule"]
     options: dict[str, Any]
     started_at: str
     finished_at: str | None
@@ -78,6 +79,13 @@ class RunSummary(_Out):
 
 class RunDetail(RunSummary):
     datastores: list[DatastoreResult]
+
+
+class IntegrationSchedule(_Out):
+    cron: str
+    pull: bool
+    push: bool
+    next_run_at: str | None
 
 
 class Integration(_Out):
@@ -92,6 +100,7 @@ class Integration(_Out):
     lineage: bool
     created_at: str
     updated_at: str
+    schedule: IntegrationSchedule | None
     last_sync: RunSummary | None
 
 

@@ -221,6 +221,7 @@ def handle_push_due(services: Services, raw: bytes) -> None:
             [datastore],
             {"pull": False, "push": True, "trigger": "event", "container_id": container_id},
             container_id=container_id,
+            trigger="event",
         )
     except ApiError as exc:
         if exc.code != "sync_in_progress":

@@ -5,12 +5,21 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from purview_sync.app.services import Services
 from purview_sync.clients.connection import call_purview, prove_connection
 from purview_sync.errors import ApiError, not_found
-from purview_sync.models import ConnectRequest, Integration, PatchRequest, new_id, now_iso
+from purview_sync.models import (
+    ConnectRequest,
+    Integration,
+    PatchRequest,
+    ScheduleBody,
+    new_id,
+    next_run_after,
+    now_iso,
+)
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +29,12 @@ def load(services: Services, integration_id: str) -> Integration:
     if integration is None:
         raise not_found()
     return integration
+
+
+def set_schedule(integration: Integration, schedule: ScheduleBody | None) -> None:
+    """The schedule (or none) and when it is next due: the cron's first occurrence after now."""
+    integration.schedule = schedule.model_dump() if schedule else None
+    integration.next_run_at = next_run_after(schedule.cron, datetime.now(UTC)) if schedule else None
 
 
 def connect(services: Services, body: ConnectRequest) -> Integration:
@@ -46,6 +61,7 @@ def connect(services: Services, body: ConnectRequest) -> Integration:
         created_at=stamp,
         updated_at=stamp,
     )
+    set_schedule(integration, body.schedule)
     if secret:
         integration.secret_ref = services.secrets.protect(integration.id, secret)
     try:
@@ -65,6 +81,8 @@ def update(services: Services, integration_id: str, body: PatchRequest) -> Integ
     for name in ("purview_url", "tenant_id", "domains", "event_driven", "overwrite_tags", "lineage"):
         if name in changed and getattr(body, name) is not None:
             setattr(updated, name, getattr(body, name))
+    if "schedule" in changed:
+        set_schedule(updated, body.schedule)
     if "client_id" in changed:
         updated.client_id = body.client_id
     new_secret: str | None = None

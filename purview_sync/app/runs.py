@@ -58,7 +58,9 @@ def skip_reason(ds: dict[str, Any]) -> str | None:
     return None
 
 
-def start_sync(services: Services, integration_id: str, body: SyncRequest) -> dict[str, Any]:
+def start_sync(
+    services: Services, integration_id: str, body: SyncRequest, *, trigger: str = "manual"
+) -> dict[str, Any]:
     integration = load(services, integration_id)
     if not body.pull and not body.push:
         raise ApiError(400, "validation_error", "Choose pull, push or both: both are false.", field="pull")
@@ -90,6 +92,7 @@ def start_sync(services: Services, integration_id: str, body: SyncRequest) -> di
         integration,
         datastores,
         {"pull": body.pull, "push": body.push, "datastore_ids": body.datastore_ids},
+        trigger=trigger,
     )
 
 
@@ -100,10 +103,18 @@ def open_run(
     options: dict[str, Any],
     *,
     container_id: int | None = None,
+    trigger: str = "manual",
 ) -> dict[str, Any]:
-    """Take the lock, record the run and its datastore rows, and queue one message per database datastore."""
+    """Take the lock, record the run and its datastore rows, and queue one message per database datastore.
+
+    ``trigger`` says who started it: ``manual`` (POST /sync), ``event`` (an event push), ``schedule``."""
     run = Run(
-        id=new_id(), integration_id=integration.id, status="running", options=options, started_at=now_iso()
+        id=new_id(),
+        integration_id=integration.id,
+        status="running",
+        options=options,
+        started_at=now_iso(),
+        trigger=trigger,
     )
     ttl = services.settings.sync_lock_ttl_seconds
     taken, previous = services.syncs.try_lock(
@@ -277,6 +288,7 @@ def _view(run: Run, rows: list[DatastoreRow], with_datastores: bool) -> dict[str
         "integration_id": run.integration_id,
         "status": run.status,
         "reason": run.reason,
+        "trigger": run.trigger,
         "options": run.options,
         "started_at": run.started_at,
         "finished_at": run.finished_at,

@@ -20,6 +20,7 @@ from purview_sync.storage.integrations import IntegrationRepo
 from purview_sync.storage.lineage import LineageRepo
 from purview_sync.storage.mappings import MappingRepo
 from purview_sync.storage.runs import SyncRepo
+from purview_sync.storage.schedules import ScheduleClaims
 
 
 class Services:
@@ -44,6 +45,10 @@ class Services:
     @cached_property
     def lineage(self) -> LineageRepo:
         return LineageRepo(self.storage)
+
+    @cached_property
+    def schedule_claims(self) -> ScheduleClaims:
+        return ScheduleClaims(self.storage)
 
     @cached_property
     def secrets(self) -> Any:

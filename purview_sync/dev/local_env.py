@@ -25,6 +25,7 @@ from purview_sync.dev.identities import (
 from purview_sync.dev.purview import PurviewSim
 from purview_sync.dev.qualytics import QualyticsSim
 from purview_sync.dev.tls import DevTLS, create_dev_tls
+from purview_sync.settings import DEFAULT_SCHEDULE_TICK
 
 
 @dataclass
@@ -83,6 +84,7 @@ class LocalEnvironment:
             "PURVIEW_ALLOWED_HOSTS": f"127.0.0.1:{self.purview.server.port}",
             "SYNC_LOCK_TTL_SECONDS": "300",
             "EVENT_COALESCE_SECONDS": "30",
+            "SCHEDULE_TICK": DEFAULT_SCHEDULE_TICK,
         }
         if self.azurite is not None:
             values["AzureWebJobsStorage"] = self.azurite.connection_string

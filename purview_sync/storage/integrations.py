@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from purview_sync.models import Integration, is_id
@@ -29,9 +30,10 @@ class IntegrationRepo:
         return {
             "PartitionKey": INTEGRATION_PK,
             "RowKey": integration.id,
-            **{k: v for k, v in data.items() if k not in ("id", "domains", "last_sync")},
+            **{k: v for k, v in data.items() if k not in ("id", "domains", "last_sync", "schedule")},
             "domains": to_json(integration.domains),
             "last_sync": to_json(integration.last_sync) if integration.last_sync else None,
+            "schedule": to_json(integration.schedule) if integration.schedule else None,
         }
 
     @staticmethod
@@ -50,6 +52,8 @@ class IntegrationRepo:
             updated_at=entity["updated_at"],
             secret_ref=entity.get("secret_ref"),
             last_sync=json.loads(entity["last_sync"]) if entity.get("last_sync") else None,
+            schedule=json.loads(entity["schedule"]) if entity.get("schedule") else None,
+            next_run_at=entity.get("next_run_at"),
         )
 
     def create(self, integration: Integration) -> None:
@@ -78,6 +82,26 @@ class IntegrationRepo:
             )
         except ResourceNotFoundError:
             pass
+
+    def move_next_run(self, integration_id: str, expected: str | None, following: str | None) -> bool:
+        """Set ``next_run_at`` to ``following`` if the row still holds ``expected`` (an edit made meanwhile
+        wins); etag-conditional, so of two movers only one writes."""
+        try:
+            entity = self.table.get_entity(INTEGRATION_PK, integration_id)
+        except ResourceNotFoundError:
+            return False
+        if entity.get("next_run_at") != expected:
+            return False
+        try:
+            self.table.update_entity(
+                {"PartitionKey": INTEGRATION_PK, "RowKey": integration_id, "next_run_at": following},
+                mode=UpdateMode.MERGE,
+                etag=entity.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
 
     def delete(self, integration_id: str) -> None:
         self.table.delete_entity(INTEGRATION_PK, integration_id)

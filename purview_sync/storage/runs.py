@@ -43,6 +43,7 @@ class Run:
     finished_at: str | None = None
     reason: str | None = None
     datastores_total: int = 0
+    trigger: str = "manual"  # manual (POST /sync) | event | schedule
     etag: str | None = None
 
     @property
@@ -187,6 +188,7 @@ class SyncRepo:
             finished_at=e.get("finished_at"),
             reason=e.get("reason"),
             datastores_total=int(e.get("datastores_total") or 0),
+            trigger=e.get("trigger") or "manual",
             etag=e.metadata["etag"],
         )
 
@@ -200,6 +202,7 @@ class SyncRepo:
             "finished_at": run.finished_at,
             "reason": run.reason,
             "datastores_total": run.datastores_total,
+            "trigger": run.trigger,
         }
 
     def create_run(self, run: Run, datastores: list[DatastoreRow]) -> None:

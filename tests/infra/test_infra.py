@@ -17,13 +17,23 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from purview_sync.settings import DEFAULT_LINK_TEMPLATES, SETTING_NAMES, load_settings, parse_link_templates
+from purview_sync.dev.host import Schedule
+from purview_sync.dev.host.functions import index_app
+from purview_sync.settings import (
+    DEFAULT_LINK_TEMPLATES,
+    DEFAULT_SCHEDULE_TICK,
+    SETTING_NAMES,
+    load_settings,
+    parse_link_templates,
+)
 from purview_sync.storage.clients import QUEUES, TABLES
+from tests.helpers import fresh_app
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -701,3 +711,18 @@ def test_link_templates_setting_defaults_to_the_built_in_patterns(main_doc: dict
     assert expr(param.get("default")) in ("''", ""), param.get("default")
     assert app_settings(main_doc)["QUALYTICS_LINK_TEMPLATES"] == "qualyticsLinkTemplates"
     assert parse_link_templates("") == DEFAULT_LINK_TEMPLATES
+
+
+def test_schedule_tick_is_deployed_with_its_default(main_doc: dict[str, Any]) -> None:
+    """The schedule timer's NCRONTAB: an app setting (the host resolves ``%SCHEDULE_TICK%`` from it) whose
+    default is the code's, every five minutes, and a schedule the host accepts."""
+    assert app_settings(main_doc)["SCHEDULE_TICK"] == "scheduleTick"
+    default = main_doc["parameters"]["scheduleTick"]["default"]
+    assert default == DEFAULT_SCHEDULE_TICK == "0 */5 * * * *"
+    every = Schedule.parse(default)
+    start = datetime(2026, 12, 1, 10, 2, 30, tzinfo=UTC)
+    assert every.next_after(start) == datetime(2026, 12, 1, 10, 5, tzinfo=UTC)
+    timers = [f for f in index_app(fresh_app()) if f.schedule is not None]
+    assert [(f.name, f.schedule) for f in timers if f.name == "schedule_tick"] == [
+        ("schedule_tick", "%SCHEDULE_TICK%")
+    ]
