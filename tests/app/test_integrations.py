@@ -72,6 +72,7 @@ def test_connect_with_managed_identity(api: Api, local: LocalEnvironment) -> Non
         ({"event_driven": "sometimes"}, "event_driven"),
         ({"surprise": 1}, "surprise"),
         ({"client_id": None}, "client_secret"),
+        ({"client_id": ""}, "client_id"),
     ],
 )
 def test_malformed_input_is_400_naming_the_field(
