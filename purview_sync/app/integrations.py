@@ -100,6 +100,14 @@ def update(services: Services, integration_id: str, body: PatchRequest) -> Integ
             updated.auth = "client_secret"
     elif "client_id" in changed and current.auth == "managed_identity":
         updated.auth = "managed_identity"
+    if updated.auth == "client_secret" and not updated.client_id:
+        raise ApiError(
+            400,
+            "validation_error",
+            "client_id is needed while the integration signs in with a client secret; send client_secret: null "
+            "as well to switch to the managed identity.",
+            field="client_id",
+        )
     reprove = changed & {"purview_url", "tenant_id", "client_id", "client_secret", "domains"}
     if reprove:
         secret = new_secret

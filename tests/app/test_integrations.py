@@ -211,6 +211,9 @@ def test_patch_switches_to_managed_identity_and_back(
 ) -> None:
     integration = connect(api, local)
     path = f"/integrations/{integration['id']}"
+    resp = api.patch(path, json={"client_id": None})  # a client secret needs its client id (fuzz: was a 500)
+    assert resp.status_code == 400 and resp.json()["error"]["field"] == "client_id", resp.text
+    assert api.get(path).json()["client_id"] == integration["client_id"]
     resp = api.patch(path, json={"client_secret": None, "client_id": None})
     assert resp.status_code == 200 and resp.json()["auth"] == "managed_identity"
     assert services.integrations.get(integration["id"]).secret_ref is None
