@@ -166,7 +166,12 @@ class LineagePush:
         except HttpError as exc:
             if exc.status != 400:
                 raise
-            hits = list(self.purview.search(types))
+            try:
+                hits = list(self.purview.search(types))
+            except HttpError as again:
+                if again.status != 400:
+                    raise
+                hits = []  # the types themselves are refused: they do not exist yet, so nothing of ours does
         return {
             str(hit.get("qualifiedName")): str(hit.get("id"))
             for hit in hits
