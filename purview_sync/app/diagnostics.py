@@ -297,13 +297,16 @@ class Diagnosis:
                      "(Settings → Teams)." if denied else "Try again later.")  # fmt: skip
 
     def _lineage(self, q: QualyticsClient, role: str) -> None:
+        # a gap only fails the integration that has lineage on; for the others it is worth knowing
+        severity = "failed" if self.integration.lineage else "warning"
+        unused = "" if self.integration.lineage else " — lineage is off for this integration"
         if role in ("Manager", "Admin"):
             self.qualytics_checks.add(
                 "qualytics_lineage_role", "ok", f"The {role} role can create lineage edges."
             )
         else:
-            self.qualytics_checks.add("qualytics_lineage_role", "failed",
-                     f"With role {role}, lineage edges cannot be created (Manager needed).",
+            self.qualytics_checks.add("qualytics_lineage_role", severity,
+                     f"With role {role}, lineage edges cannot be created (Manager needed){unused}.",
                      "Make the token's user a Manager (or Admin) in Qualytics to pull Purview lineage.")  # fmt: skip
         try:
             probes.lineage_read(q)
@@ -311,8 +314,8 @@ class Diagnosis:
         except Exception as exc:
             status = _status_of(exc)
             if status == 403:
-                self.qualytics_checks.add("qualytics_lineage_addon", "failed",
-                         "Qualytics refuses lineage (HTTP 403): the lineage add-on is off.",
+                self.qualytics_checks.add("qualytics_lineage_addon", severity,
+                         f"Qualytics refuses lineage (HTTP 403): the lineage add-on is off{unused}.",
                          "Ask Qualytics to enable the lineage add-on (a trial exists) to push and pull "
                          "lineage; everything else works without it.")  # fmt: skip
             else:

@@ -64,7 +64,8 @@ def test_diagnostics_name_a_missing_curator_role_reporter_permission_and_lineage
     assert local.purview and local.qualytics
     client_id, secret = new_app(local, "data_reader", "collection_admin")  # root: read, list collections
     local.purview.grant(client_id, "data_curator", collection="fin01")  # … but curator only in fin01
-    integration = connect(api, local, client_id=client_id, client_secret=secret, domains=["fin01", "mkt02"])
+    integration = connect(api, local, client_id=client_id, client_secret=secret, domains=["fin01", "mkt02"],
+                          lineage=True)  # fmt: skip
     local.qualytics.user = {**local.qualytics.user, "role": "Member"}
     local.qualytics.team_permissions = {"Editor"}  # no Reporter
     local.qualytics.lineage_addon = False
@@ -89,6 +90,14 @@ def test_diagnostics_name_a_missing_curator_role_reporter_permission_and_lineage
     assert "Editor" in checks["qualytics_tag_rights"]["action"]
     assert checks["qualytics_token"]["status"] == "ok"
     assert "name_matching" in checks
+
+    # the same gaps for an integration without lineage: worth knowing, not a failure
+    without = connect(api, local, client_id=client_id, client_secret=secret, domains=["fin01"])
+    checks, writes = diagnose(api, local, without["id"])
+    assert writes == []
+    for name in ("qualytics_lineage_addon", "qualytics_lineage_role"):
+        assert checks[name]["status"] == "warning" and "lineage is off" in checks[name]["detail"], checks[name]
+    assert checks["qualytics_quality_scores"]["status"] == "failed"
 
 
 def test_diagnostics_all_clear_for_the_sample_estate(api: Api, local: LocalEnvironment) -> None:
