@@ -117,6 +117,9 @@ class ConnectRequest(_Body):
     overwrite_tags: bool = False
     lineage: StrictBool = False  # DESIGN.md §5b; a JSON boolean only ("true" or 1 is a 400)
     schedule: ScheduleBody | None = Field(default=None, description="null, or a sync that starts by itself")
+    dimension_scores: StrictBool = Field(
+        default=False, description="also push the eight Qualytics dimension scores (Completeness … Accuracy)"
+    )
 
     _url = field_validator("purview_url")(_https_url)
     _tenant = field_validator("tenant_id")(_guid)
@@ -140,6 +143,7 @@ class PatchRequest(_Body):
     overwrite_tags: bool | None = None
     lineage: StrictBool | None = None
     schedule: ScheduleBody | None = Field(default=None, description="null removes the schedule")
+    dimension_scores: StrictBool | None = None
 
     @field_validator("purview_url")
     @classmethod
@@ -161,6 +165,11 @@ class SyncRequest(_Body):
     pull: bool = True
     push: bool = True
     datastore_ids: list[int] | None = Field(default=None, max_length=10000)
+    dry_run: StrictBool = Field(
+        default=False,
+        description="a preview: the run reads and counts as a real one but writes nothing to Purview or "
+        "Qualytics, and each entry lists name suggestions for what did not match",
+    )
 
 
 class DatastoreMessage(BaseModel):
@@ -220,6 +229,7 @@ class Integration:
     lineage: bool = False
     schedule: dict[str, Any] | None = None  # {"cron", "pull", "push"}
     next_run_at: str | None = None  # when the schedule is next due (ISO-8601 UTC)
+    dimension_scores: bool = False
 
     def to_api(self) -> dict[str, Any]:
         body = asdict(self)
@@ -279,6 +289,9 @@ class DatastoreReport:
     unmatched_sample: list[str] = field(default_factory=list)
     lineage_unmatched_sources: list[str] = field(default_factory=list)  # sample, "<computed>: <source>"
     matched_schema: str | None = None
+    suggestions: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # a preview's near misses (sync.suggestions)
 
     UNMATCHED_SAMPLE_SIZE = 20
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from purview_sync.models import COUNT_KEYS, ConnectRequest, EventMessage, PatchRequest, SyncRequest
 
@@ -42,6 +42,12 @@ class DatastoreError(_Out):
     asset: str | None
 
 
+class Suggestion(_Out):
+    kind: Literal["table", "column", "datastore"]
+    name: str = Field(description="the unmatched Qualytics name: table, table.column or database.schema")
+    candidates: list[str] = Field(description="closest existing Purview names, best first (at most 3)")
+
+
 class _DatastoreResult(_Out):
     datastore_id: int
     name: str
@@ -53,6 +59,9 @@ class _DatastoreResult(_Out):
     unmatched_sample: list[str]
     lineage_unmatched_sources: list[str]
     parts: int  # executions this datastore took so far (DESIGN.md §3c: large datastores); 0 = not started
+    suggestions: list[Suggestion] = Field(
+        description="a preview (dry_run) only: near misses for up to 50 unmatched names; empty otherwise"
+    )
     started_at: str | None
     finished_at: str | None
 
@@ -69,8 +78,10 @@ class RunSummary(_Out):
     integration_id: str
     status: RunStatus
     reason: str | None
-    trigger: Literal["manual", "event", "schedule"]
-    options: dict[str, Any]
+    trigger: Literal["manual", "event", "schedule"] = Field(
+        description="who started the run: POST /sync, an event push, or the integration's schedule"
+    )
+    options: dict[str, Any] = Field(description="pull, push, datastore_ids, dry_run (and container_id)")
     started_at: str
     finished_at: str | None
     progress: Progress
@@ -98,6 +109,7 @@ class Integration(_Out):
     event_driven: bool
     overwrite_tags: bool
     lineage: bool
+    dimension_scores: bool
     created_at: str
     updated_at: str
     schedule: IntegrationSchedule | None

@@ -58,6 +58,7 @@ def connect(services: Services, body: ConnectRequest) -> Integration:
         event_driven=body.event_driven,
         overwrite_tags=body.overwrite_tags,
         lineage=body.lineage,
+        dimension_scores=body.dimension_scores,
         created_at=stamp,
         updated_at=stamp,
     )
@@ -78,7 +79,8 @@ def update(services: Services, integration_id: str, body: PatchRequest) -> Integ
     current = load(services, integration_id)
     changed = body.model_fields_set
     updated = replace(current, updated_at=now_iso())
-    for name in ("purview_url", "tenant_id", "domains", "event_driven", "overwrite_tags", "lineage"):
+    flags = ("event_driven", "overwrite_tags", "lineage", "dimension_scores")
+    for name in ("purview_url", "tenant_id", "domains", *flags):
         if name in changed and getattr(body, name) is not None:
             setattr(updated, name, getattr(body, name))
     if "schedule" in changed:

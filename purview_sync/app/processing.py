@@ -23,7 +23,7 @@ from purview_sync.clients.connection import (
     aadsts_code,
     purview_refusal,
 )
-from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError
+from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ReadOnlyError, ThrottledError
 from purview_sync.clients.secrets import SecretStoreError
 from purview_sync.models import COUNT_KEYS, DatastoreMessage, DatastoreReport, ErrorEntry, now_iso
 from purview_sync.storage.clients import QUEUE_DATASTORE
@@ -116,6 +116,7 @@ def process_datastore(
                 container_id=message.container_id,
                 part=row.part,
                 after_table=row.cursor,
+                dry_run=bool(run.options.get("dry_run")),
             )
             job.on_progress = lambda: _save_progress(services, integration_id, row, job)  # type: ignore[arg-type]
             processor(job)
@@ -199,6 +200,7 @@ def report_from_row(row: DatastoreRow) -> DatastoreReport:
     report.errors = [ErrorEntry(e.get("message", ""), e.get("action", ""), e.get("asset")) for e in row.errors]
     report.warnings = list(row.warnings)
     report.unmatched_sample = list(row.unmatched_sample)
+    report.suggestions = list(row.suggestions)
     return report
 
 
@@ -207,6 +209,7 @@ def _progress_into(row: DatastoreRow, report: DatastoreReport) -> None:
     row.errors = [{"message": e.message, "action": e.action, "asset": e.asset} for e in report.errors]
     row.warnings = report.warnings
     row.unmatched_sample = report.unmatched_sample
+    row.suggestions = report.suggestions
 
 
 def _save_progress(services: Services, integration_id: str, row: DatastoreRow, job: DatastoreJob) -> None:
@@ -272,6 +275,12 @@ def permanent_failure(exc: BaseException, tenant_id: str | None = None) -> tuple
     missing roles, a wrong Qualytics token); None for the transient rest, which the host retries."""
     if isinstance(exc, ThrottledError):  # the time budget is spent: another delivery would spend it again
         return "throttled", str(exc), THROTTLED_ACTION
+    if isinstance(exc, ReadOnlyError):  # a preview reached a write: the client's guard stopped it
+        return (
+            "write_refused",
+            f"The preview stopped before a write: {exc}",
+            "Nothing was written. This is a defect of the preview; report it, and run without dry_run to sync.",
+        )
     if isinstance(exc, ClientAuthenticationError) and aadsts_code(exc) in AUTH_FAILED_CODES | TENANT_CODES:
         detail = _short(exc).removeprefix("Authentication failed: ")
         return (
@@ -318,6 +327,7 @@ def _settle_report(
     row.warnings = report.warnings
     row.unmatched_sample = report.unmatched_sample
     row.lineage_unmatched_sources = report.lineage_unmatched_sources
+    row.suggestions = report.suggestions
     row.finished_at = now_iso()
     _save_row(services, integration_id, row)
     telemetry.add("purview_sync.attributes_written", report.attributes_written, datastore_id=row.datastore_id)

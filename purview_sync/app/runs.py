@@ -91,7 +91,7 @@ def start_sync(
         services,
         integration,
         datastores,
-        {"pull": body.pull, "push": body.push, "datastore_ids": body.datastore_ids},
+        {"pull": body.pull, "push": body.push, "datastore_ids": body.datastore_ids, "dry_run": body.dry_run},
         trigger=trigger,
     )
 
@@ -107,7 +107,9 @@ def open_run(
 ) -> dict[str, Any]:
     """Take the lock, record the run and its datastore rows, and queue one message per database datastore.
 
-    ``trigger`` says who started it: ``manual`` (POST /sync), ``event`` (an event push), ``schedule``."""
+    ``trigger`` says who started it: ``manual`` (POST /sync), ``event`` (an event push), ``schedule``.
+    ``options.dry_run`` (a preview) is read by each datastore's processing from the run row."""
+    options = {"dry_run": False, **options}
     run = Run(
         id=new_id(),
         integration_id=integration.id,

@@ -58,6 +58,10 @@ class ThrottledError(Exception):
     """The service kept throttling (or failing) beyond the time budget of this piece of work."""
 
 
+class ReadOnlyError(Exception):
+    """A write was attempted on a client in read-only mode (a preview must never write)."""
+
+
 def _path(url: str) -> str:
     return url.split("?", 1)[0]
 
@@ -254,6 +258,7 @@ class ApiClient:
     """Base for the Purview and Qualytics clients: one ``requests.Session``, auth headers, retries."""
 
     service = "api"
+    READ_KINDS: frozenset[str] = frozenset()  # request kinds that are reads although not GET (search POSTs)
 
     def __init__(
         self,
@@ -269,6 +274,7 @@ class ApiClient:
         self.stats = RequestStats()
         self.deadline: float | None = None  # monotonic time after which retries stop (time budget)
         self.limiter: AdaptiveLimiter | None = None  # client-side pacing (429s slow every worker down)
+        self.read_only = False  # a preview: refuse every request that is not a read (defence in depth)
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(
             pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
@@ -287,6 +293,8 @@ class ApiClient:
     def request(self, method: str, path: str, *, kind: str, **kwargs: Any) -> requests.Response:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         self.check_url(url)
+        if self.read_only and method.upper() not in ("GET", "HEAD") and kind not in self.READ_KINDS:
+            raise ReadOnlyError(f"{self.service} {method} {_path(url)} ({kind}) refused: this is a dry run")
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None

@@ -51,6 +51,7 @@ def chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 class PurviewClient(ApiClient):
     service = "purview"
+    READ_KINDS = frozenset({"search"})  # POST /search/query reads
 
     def __init__(
         self,

@@ -89,13 +89,18 @@ class QualyticsClient(ApiClient):
             raise
 
     def latest_quality_score(self, datastore_id: int) -> float | None:
-        """The newest snapshot of the datastore's score history (there is no 'current' field)."""
+        """The newest snapshot's total of the datastore's score history (there is no 'current' field)."""
+        snapshot = self.latest_score_snapshot(datastore_id)
+        return snapshot["total"] if snapshot else None
+
+    def latest_score_snapshot(self, datastore_id: int) -> dict[str, Any] | None:
+        """The newest item with a total of ``/quality-scores``: ``{date, total, <8 dimensions>}``."""
         body = self.get_json(f"/datastores/{int(datastore_id)}/quality-scores", kind="quality_scores")
         snapshots = body if isinstance(body, list) else body.get("items") or []
-        dated = [s for s in snapshots if s.get("total") is not None]
+        dated = [s for s in snapshots if isinstance(s, dict) and s.get("total") is not None]
         if not dated:
             return None
-        return max(dated, key=lambda s: str(s.get("date") or ""))["total"]
+        return max(dated, key=lambda s: str(s.get("date") or ""))
 
     def list_tables(self, datastore_id: int) -> Iterator[dict[str, Any]]:
         return self.paged(

@@ -48,6 +48,7 @@ class IntegrationRepo:
             event_driven=bool(entity.get("event_driven")),
             overwrite_tags=bool(entity.get("overwrite_tags")),
             lineage=bool(entity.get("lineage")),
+            dimension_scores=bool(entity.get("dimension_scores")),
             created_at=entity["created_at"],
             updated_at=entity["updated_at"],
             secret_ref=entity.get("secret_ref"),

@@ -64,6 +64,7 @@ class DatastoreRow:
     warnings: list[str] = field(default_factory=list)
     unmatched_sample: list[str] = field(default_factory=list)
     lineage_unmatched_sources: list[str] = field(default_factory=list)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
     started_at: str | None = None
     finished_at: str | None = None
     # parts of a datastore too big for one execution (DESIGN.md §3c): the part that runs now, the cursor
@@ -93,6 +94,7 @@ class DatastoreRow:
             "unmatched_sample": self.unmatched_sample,
             "lineage_unmatched_sources": self.lineage_unmatched_sources,
             "parts": self.part + 1 if self.started_at else 0,
+            "suggestions": self.suggestions,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
@@ -268,6 +270,7 @@ class SyncRepo:
             "warnings": to_json(row.warnings[:50]),
             "unmatched_sample": to_json(row.unmatched_sample),
             "lineage_unmatched_sources": to_json(row.lineage_unmatched_sources),
+            "suggestions": to_json(row.suggestions),  # bounded by sync.suggestions
             "started_at": row.started_at,
             "finished_at": row.finished_at,
             "part": row.part,
@@ -291,6 +294,7 @@ class SyncRepo:
             warnings=json.loads(e.get("warnings") or "[]"),
             unmatched_sample=json.loads(e.get("unmatched_sample") or "[]"),
             lineage_unmatched_sources=json.loads(e.get("lineage_unmatched_sources") or "[]"),
+            suggestions=load_json_list(e.get("suggestions")),
             started_at=e.get("started_at"),
             finished_at=e.get("finished_at"),
             part=int(e.get("part") or 0),

@@ -24,6 +24,7 @@ from purview_sync.sync.matcher import DatastoreMatch, Matcher
 from purview_sync.sync.pull import pull_datastore
 from purview_sync.sync.push import push_datastore
 from purview_sync.sync.snapshot import DatastoreSnapshot, with_host
+from purview_sync.sync.suggestions import MAX_SUGGESTIONS, for_datastore, for_match
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def sync_datastore(job: DatastoreJob) -> None:
     purview = services.purview_for(job.integration)
     purview.deadline = job.deadline
     qualytics.deadline = job.deadline
+    purview.read_only = qualytics.read_only = job.dry_run  # a preview: the clients refuse any write
     try:
         datastore = with_host(qualytics, job.datastore)
         if job.container_id is not None:  # an event push of one table: the snapshot reads that container
@@ -74,6 +76,8 @@ def sync_datastore(job: DatastoreJob) -> None:
             report.error(
                 f"No Purview schema or database named {name} was found.", NOT_MATCHED_ACTION, asset=name
             )
+            if job.dry_run:
+                report.suggestions = for_datastore(purview, job.integration.domains, job.datastore)
             return
         report.matched_schema = found.root.qualified_name
         index = matcher.table_index(found)
@@ -168,6 +172,8 @@ class SliceRunner:
             report.unmatched(table)
         for column in match.unmatched_columns:
             report.unmatched(column, column=True)
+        if job.dry_run and len(report.suggestions) < MAX_SUGGESTIONS:  # a preview: near misses, slice by slice
+            report.suggestions = (report.suggestions + for_match(snapshot, match))[:MAX_SUGGESTIONS]
         context = SyncContext(
             qualytics=self.qualytics,
             purview=self.purview,

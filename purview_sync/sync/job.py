@@ -57,6 +57,7 @@ class DatastoreJob:
     after_table: int | None = None
     done: bool = True
     on_progress: Callable[[], None] = lambda: None
+    dry_run: bool = False  # a preview: decide and count every write, send none (DESIGN.md §3c)
 
 
 @dataclass

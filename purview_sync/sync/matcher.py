@@ -126,6 +126,10 @@ class DatastoreMatch:
     columns: dict[int, MatchedAsset] = field(default_factory=dict)  # Qualytics field id → asset
     unmatched_tables: list[str] = field(default_factory=list)
     unmatched_columns: list[str] = field(default_factory=list)
+    # what Purview has, for a preview's suggestions: table/view names under the root; column names per
+    # matched table (keyed by the Qualytics table name)
+    purview_tables: list[str] = field(default_factory=list)
+    purview_columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _any_of(key: str, values: Iterable[str]) -> dict[str, Any]:
@@ -228,11 +232,13 @@ class Matcher:
         if not refs and not any(key in relations for key in ("tables", "views")):
             return None
         named = {str(r["displayText"]).lower(): r["guid"] for r in refs if _active(r) and r.get("displayText")}
+        match.purview_tables = [str(r["displayText"]) for r in refs if _active(r) and r.get("displayText")]
         unnamed = [r["guid"] for r in refs if _active(r) and not r.get("displayText")]
         for entity in self.purview.get_entities(unnamed) if unnamed else ():
             name = (entity.get("attributes") or {}).get("name")
             if name and _live(entity):
                 named.setdefault(str(name).lower(), entity["guid"])
+                match.purview_tables.append(str(name))
         return named
 
     def _searched_tables(self, match: DatastoreMatch) -> dict[str, str]:
@@ -257,6 +263,7 @@ class Matcher:
             if not qn.lower().startswith(prefix.lower()) or "/" in rest or "#" in rest or not hit.get("id"):
                 continue
             by_name.setdefault(unquote(rest).lower(), hit["id"])
+            match.purview_tables.append(unquote(rest))
         return by_name
 
     def match(
@@ -284,6 +291,7 @@ class Matcher:
     ) -> DatastoreMatch:
         """Match these tables (all of the datastore's, or one slice of them) and their fields."""
         result = DatastoreMatch(status="matched", root=found.root, root_entity=found.root_entity)
+        result.purview_tables = found.purview_tables  # (read by table_index)
         wanted: dict[str, dict[str, Any]] = {}
         for table in tables:
             guid = by_name.get(str(table.get("name", "")).lower())
@@ -298,11 +306,13 @@ class Matcher:
             if table is None or not _live(entity):
                 continue
             result.tables[int(table["id"])] = MatchedAsset.from_entity(entity)
-            columns = {
-                str(ref.get("displayText") or "").lower(): ref.get("guid")
+            refs = [
+                ref
                 for ref in (entity.get("relationshipAttributes") or {}).get("columns") or []
                 if ref.get("guid") and _active(ref)  # a dropped column may still be listed, as DELETED
-            }
+            ]
+            columns = {str(ref.get("displayText") or "").lower(): ref.get("guid") for ref in refs}
+            result.purview_columns[str(table.get("name"))] = [str(r.get("displayText") or "") for r in refs]
             for fld in fields_by_table.get(int(table["id"]), []):
                 guid = columns.get(str(fld.get("name", "")).lower())
                 if guid is None:

@@ -33,6 +33,10 @@ Rules
   whose tag never appeared is dropped only after ``CLAIM_GRACE_SECONDS`` (its creation may be in flight in
   another datastore's pull).
 
+Preview (``job.dry_run``): every read and every decision as above, the same counts, but no write at all —
+no tag created, taken over, assigned or deleted in Qualytics, and no mapping row written or deleted; a tag
+that would be created is treated as existing from then on.
+
 Concurrency: the datastores of one run pull in parallel and share tags. A pull records its mapping rows
 before it creates or writes a tag, and re-lists the tags it found existing once those rows are stored, so a
 concurrent clean-up either sees the rows (and keeps the tag) or has already deleted it (and the pull
@@ -87,6 +91,7 @@ class TagPull:
         self.repo: MappingRepo = job.services.mappings
         self.integration_id = job.integration.id
         self.overwrite = bool(job.integration.overwrite_tags)
+        self.dry_run = job.dry_run  # a preview: decide and count, write nothing (module docstring)
         self.datastore_id = int(context.snapshot.datastore["id"])
         self.catalog: dict[str, dict[str, Any]] = {}  # Qualytics tags by name
         self.owned: dict[str, TagMapping] = {}  # this integration's tag rows
@@ -151,12 +156,18 @@ class TagPull:
     def _own(self, name: str, source: TagSource, *, taken_over: bool) -> None:
         """Record the tag as pull's (an existing row is kept as it is)."""
         row = TagMapping(TAG_KIND, 0, name, source.key, taken_over=taken_over, claimed_at=now_iso())
+        if self.dry_run:
+            self.owned.setdefault(name, row)
+            return
         if not self.repo.claim_tag(self.integration_id, row):
             row = self.repo.owned_tags(self.integration_id).get(name, row)
         self.owned[name] = row
 
     def _create(self, name: str, source: TagSource) -> str:
         self._own(name, source, taken_over=False)  # the claim first: a crash leaves no orphan
+        if self.dry_run:
+            self.catalog[name] = {"name": name}
+            return USE
         try:
             created = self.qualytics.create_tag(
                 name, description=source.description, category=CATEGORY, color=COLOR
@@ -188,7 +199,8 @@ class TagPull:
         if tag.get("type") != "external":  # external tags only accept category / weight_modifier
             update.update(description=source.description, color=COLOR)
         try:
-            self.qualytics.update_tag(name, **update)
+            if not self.dry_run:
+                self.qualytics.update_tag(name, **update)
         except HttpError as exc:
             if _retriable(exc):
                 raise
@@ -224,7 +236,7 @@ class TagPull:
                 row = self.intents.pop((r.kind, r.id, name), None)
                 if row is not None:
                     stale.append(row)
-        if stale:
+        if stale and not self.dry_run:
             self.repo.delete_many(self.integration_id, stale)
 
     def _record_intents(self, resources: list[Resource]) -> None:
@@ -245,7 +257,7 @@ class TagPull:
                 if self.intents.get(row.key) != row:
                     self.intents[row.key] = row
                     rows.append(row)
-        if rows:
+        if rows and not self.dry_run:
             self.repo.put_many(self.integration_id, rows)
 
     # --- write -----------------------------------------------------------------------------------
@@ -268,12 +280,13 @@ class TagPull:
             if self._attempt([r], self.qualytics.set_datastore_tags, r.id, r.new_own):
                 done.append(r)
         gone = [r.mapped[name] for r in done for name in r.remove]
-        if gone:
+        if gone and not self.dry_run:
             self.repo.delete_many(self.integration_id, gone)  # after the write (see module docstring)
 
     def _attempt(self, chunk: list[Resource], write: Callable[..., None], *args: Any) -> bool:
         try:
-            write(*args)
+            if not self.dry_run:
+                write(*args)
         except HttpError as exc:
             if _retriable(exc):
                 raise
@@ -314,11 +327,11 @@ class TagPull:
             if self.repo.tag_in_use(name):
                 continue  # a mapping (maybe one being written right now) still names it
             if self.qualytics.get_tag(name) is None:
-                if _older_than(row.claimed_at, CLAIM_GRACE_SECONDS):
+                if _older_than(row.claimed_at, CLAIM_GRACE_SECONDS) and not self.dry_run:
                     self.repo.delete(self.integration_id, row)  # never appeared, or deleted elsewhere
                 continue  # claimed a moment ago: its creation may be in flight elsewhere
-            if not self._carried_by_nothing(name):
-                continue
+            if not self._carried_by_nothing(name) or self.dry_run:
+                continue  # carried somewhere, or a preview (it deletes nothing)
             try:
                 self.qualytics.delete_tag(name)
             except HttpError as exc:

@@ -12,6 +12,9 @@ Values (DESIGN.md §3b, §5a), one set per matched asset:
   when their items name container and fields, else asked per column — ``snapshot``), the ``column`` link.
   Links: ``settings.LinkTemplates`` (``QUALYTICS_LINK_TEMPLATES`` overrides the built-in patterns).
 
+``dimension_scores`` on: the eight dimensions (``Completeness`` … ``Accuracy``) of the same score objects,
+one decimal, a null one not written; off: none is written (``typedef.attributes_for``).
+
 No score, or a count that could not be attributed → that attribute is not written (an older value stays;
 the others are still written) — never a 0 from data that could not be read.
 Scores keep at most one decimal (``round(x, 1)``), nothing else is rounded. An event push of one table
@@ -22,6 +25,8 @@ what the entity carries (``MatchedAsset.business_attributes``) — never ``isOve
 entity upsert, so other groups and other teams' attributes are untouched; an asset with nothing changed
 costs no request. Report counts are **attribute values**: ``attributes_written`` = values written (one
 request carries one to four), ``attributes_unchanged`` = values already equal in Purview and skipped.
+
+A preview (``job.dry_run``) plans the same writes and counts them as written, but sends none (nor the typedef).
 
 Manners: a pool of ``PUSH_CONCURRENCY`` workers; 429 / 5xx / timeouts are retried by the one retry policy
 of ``http_client`` (honouring ``Retry-After``), and the Purview client's shared ``AdaptiveLimiter`` slows
@@ -37,7 +42,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -49,7 +54,15 @@ from purview_sync.settings import LinkTemplates
 from purview_sync.sync.job import DatastoreJob, SyncContext
 from purview_sync.sync.matcher import MatchedAsset
 from purview_sync.sync.snapshot import DatastoreSnapshot
-from purview_sync.sync.typedef import ATTRIBUTES, GROUP, TypedefError, ensure_qualytics_typedef
+from purview_sync.sync.typedef import (
+    DIMENSIONS,
+    GROUP,
+    AttributeSpec,
+    TypedefError,
+    attributes_for,
+    ensure_qualytics_typedef,
+    typedef_changes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +79,10 @@ class AssetFacts:
     anomaly_count: int | None
     check_count: int | None
     url: str | None
+    dimensions: dict[str, float | None] = field(default_factory=dict)  # of the same score object
+
+    def fact(self, source: str) -> Any:
+        return self.dimensions.get(source) if source in DIMENSIONS else getattr(self, source)
 
 
 @dataclass(frozen=True)
@@ -89,12 +106,20 @@ def score_value(raw: Any) -> float | None:
         return None
 
 
+def dimension_values(raw: Any) -> dict[str, float | None]:
+    """The eight dimensions of a Qualytics score object, one decimal each (None when null or absent)."""
+    if not isinstance(raw, dict):
+        return {}
+    return {dim: score_value(raw.get(dim)) for dim in DIMENSIONS}
+
+
 def datastore_facts(snapshot: DatastoreSnapshot, links: LinkTemplates) -> AssetFacts:
     return AssetFacts(
         quality_score=score_value(snapshot.quality_score),
         anomaly_count=snapshot.datastore_count("anomalies") if snapshot.counts_loaded else None,
         check_count=snapshot.datastore_count("checks") if snapshot.counts_loaded else None,
         url=links.datastore(snapshot.id),
+        dimensions=dimension_values(snapshot.score_snapshot),
     )
 
 
@@ -106,6 +131,7 @@ def table_facts(snapshot: DatastoreSnapshot, table: dict[str, Any], links: LinkT
         anomaly_count=snapshot.table_count("anomalies", table),
         check_count=snapshot.table_count("checks", table),
         url=links.table(snapshot.id, cid),
+        dimensions=dimension_values(metrics.get("quality_score")),
     )
 
 
@@ -118,14 +144,17 @@ def column_facts(
         anomaly_count=snapshot.column_count("anomalies", table_id, name),
         check_count=snapshot.column_count("checks", table_id, name),
         url=links.column(snapshot.id, table_id, int(field["id"])),
+        dimensions=dimension_values(field.get("quality_score")),
     )
 
 
-def desired_values(facts: AssetFacts) -> dict[str, Any]:
+def desired_values(
+    facts: AssetFacts, attributes: tuple[AttributeSpec, ...] = attributes_for(None)
+) -> dict[str, Any]:
     """The group's attribute values for these facts; a fact that is None (or too long) is left out."""
     values: dict[str, Any] = {}
-    for spec in ATTRIBUTES:
-        value = getattr(facts, spec.source)
+    for spec in attributes:
+        value = facts.fact(spec.source)
         if value is None:
             continue
         if spec.max_length is not None and len(str(value)) > spec.max_length:
@@ -154,6 +183,7 @@ def changed_values(current: dict[str, Any] | None, wanted: dict[str, Any]) -> di
 def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
     """The writes this datastore needs, and how many attribute values are already right."""
     snapshot, match = context.snapshot, context.match
+    attributes = attributes_for(job.integration)
     settings = job.services.settings
     links = LinkTemplates(settings.qualytics_ui_url.rstrip("/"), settings.qualytics_link_templates)
     targets: list[tuple[MatchedAsset, AssetFacts]] = []
@@ -177,7 +207,7 @@ def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
             job.report.warnings.append(f"{asset.qualified_name} matched more than once; written once")
             continue
         seen.add(asset.guid)
-        wanted = desired_values(facts)
+        wanted = desired_values(facts, attributes)
         changes = changed_values(asset.business_attributes.get(GROUP), wanted)
         unchanged += len(wanted) - len(changes)
         if changes:
@@ -196,8 +226,12 @@ def push_datastore(job: DatastoreJob, context: SyncContext) -> None:
         log.info("push: nothing changed (%d values already current)", unchanged)
         return
     anchor = context.match.root.qualified_name if context.match.root else None
+    attributes = attributes_for(job.integration)
+    if job.dry_run:
+        _preview(job, context.purview, writes, attributes)
+        return
     try:
-        ensure_qualytics_typedef(context.purview)  # needed only when something is written
+        ensure_qualytics_typedef(context.purview, attributes=attributes)  # needed only when something is written
     except TypedefError as exc:
         report.status, report.reason = "failed", "managed attributes unavailable"
         report.error(str(exc), exc.action, asset=anchor)
@@ -206,6 +240,18 @@ def push_datastore(job: DatastoreJob, context: SyncContext) -> None:
         _throttled(job, str(exc), 0, len(writes), anchor)
         return
     _write_all(job, context.purview, writes, anchor)
+
+
+def _preview(
+    job: DatastoreJob, purview: PurviewClient, writes: list[Write], attributes: tuple[AttributeSpec, ...]
+) -> None:
+    """A preview's push: the typedef is only read, and every planned value counts as written."""
+    change = typedef_changes(purview, attributes)
+    if change is not None:
+        verb = "create the" if change == "create" else "add missing attributes to the"
+        job.report.warnings.append(f"A real run would {verb} '{GROUP}' managed attribute group first.")
+    job.report.attributes_written += sum(len(w.attributes) for w in writes)
+    log.info("push (preview): %d assets would be written, nothing sent", len(writes))
 
 
 _SKIPPED = object()

@@ -123,6 +123,7 @@ class DatastoreSnapshot:
     tables: list[dict[str, Any]]
     fields_by_table: dict[int, list[dict[str, Any]]]
     quality_score: float | None = None
+    score_snapshot: dict[str, Any] | None = None  # the newest /quality-scores item (total + dimensions)
     counts_loaded: bool = False
     totals: dict[str, int | None] = field(default_factory=dict)  # the datastore's Active listing totals
     by_field: dict[str, Counter[tuple[int, str]]] = field(default_factory=dict)
@@ -180,7 +181,8 @@ class DatastoreSnapshot:
     ) -> None:
         if datastore_values:
             try:
-                self.quality_score = client.latest_quality_score(self.id)
+                self.score_snapshot = client.latest_score_snapshot(self.id)
+                self.quality_score = self.score_snapshot["total"] if self.score_snapshot else None
             except HttpError as exc:
                 if exc.status != 403:
                     raise

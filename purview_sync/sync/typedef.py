@@ -1,18 +1,22 @@
 """The ``Qualytics`` business-metadata group (Purview "managed attributes", DESIGN.md §5a).
 
 What lands in Purview is data, not code spread around: ``ATTRIBUTES`` lists each attribute's name, Atlas
-type, user-facing description and which fact of an asset it carries (``source``, read by ``push``). Adding an
-attribute later (e.g. the eight dimension scores) is one more ``AttributeSpec`` plus its fact; the next push
-adds it to the existing group with a PUT. Names and types can never be changed once created in an account.
+type, user-facing description, which fact of an asset it carries (``source``, read by ``push``) and, for an
+optional attribute, the integration flag that turns it on (``flag``: the eight dimension scores belong to
+``dimension_scores``). ``attributes_for(integration)`` is the set one integration writes. Adding an attribute
+later is one more ``AttributeSpec`` plus its fact; the next push adds it to the existing group with a PUT.
+Names and types can never be changed once created in an account, and attributes are never removed (an
+integration that turns a flag off stops writing them; the definitions stay).
 
-``ensure_qualytics_typedef`` makes the group exist with every attribute, applicable to every SQL database /
+``ensure_qualytics_typedef`` makes the group exist with the attributes it is given, applicable to every SQL database /
 schema / table / view / column type of ``matcher.ALL_APPLICABLE_TYPES``:
 one ``GET /types/typedefs/headers?type=ENTITY`` says which of those types the account has (a 404 "Given
 typename X was invalid" on the create still prunes X, when the headers cannot be read); then GET by name →
 POST when absent (a 409 from a concurrent creator counts as success, then GET; if that GET still answers 404
 — another node's type cache lags — the writes go ahead and the group is checked again next time) → PUT when
-an attribute or an applicable type is missing. It runs once per process per Purview endpoint (later calls cost
-no request); concurrent datastores of one process wait for the first.
+an attribute or an applicable type is missing. It runs once per process per Purview endpoint and attribute set
+(later calls cost no request); concurrent datastores of one process wait for the first. ``typedef_changes``
+is its read-only twin for a preview: it reads the group and says what ``ensure`` would write.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +48,13 @@ class AttributeSpec:
     description: str  # shown to Purview users
     source: str  # the field of push.AssetFacts it carries (None there → the attribute is not written)
     max_length: int | None = None  # maxStrLength, mandatory for string attributes
+    flag: str | None = None  # the Integration flag that turns this attribute on; None = always written
+
+
+# the quality-score dimensions (keys of a Qualytics score object, reference/qualytics-lineage.md §3)
+DIMENSIONS = (
+    "completeness", "coverage", "conformity", "consistency", "precision", "timeliness", "volumetrics", "accuracy",
+)  # fmt: skip
 
 
 ATTRIBUTES: tuple[AttributeSpec, ...] = (
@@ -52,7 +64,18 @@ ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec(
         "QualyticsURL", "string", "Qualytics URL — link to the asset in Qualytics", "url", max_length=2048
     ),
+    *(
+        AttributeSpec(dim.title(), "float", f"Qualytics {dim.title()} score", dim, flag="dimension_scores")
+        for dim in DIMENSIONS
+    ),
 )
+CORE_ATTRIBUTES = tuple(a for a in ATTRIBUTES if a.flag is None)  # what every integration writes
+
+
+def attributes_for(integration: Any) -> tuple[AttributeSpec, ...]:
+    """The attributes one integration writes: every unflagged one, plus those whose flag it has on."""
+    return tuple(a for a in ATTRIBUTES if a.flag is None or bool(getattr(integration, a.flag, False)))
+
 
 _INVALID_TYPE = re.compile(r"Given typename (.+?) was invalid")
 
@@ -77,16 +100,22 @@ def attribute_def(spec: AttributeSpec, applicable: tuple[str, ...]) -> dict[str,
     }
 
 
-def group_def(applicable: tuple[str, ...]) -> dict[str, Any]:
+def group_def(
+    applicable: tuple[str, ...], attributes: Iterable[AttributeSpec] = CORE_ATTRIBUTES
+) -> dict[str, Any]:
     return {
         "category": "BUSINESS_METADATA",
         "name": GROUP,
         "description": GROUP_DESCRIPTION,
-        "attributeDefs": [attribute_def(spec, applicable) for spec in ATTRIBUTES],
+        "attributeDefs": [attribute_def(spec, applicable) for spec in attributes],
     }
 
 
-def missing_parts(existing: dict[str, Any], applicable: tuple[str, ...]) -> dict[str, Any] | None:
+def missing_parts(
+    existing: dict[str, Any],
+    applicable: tuple[str, ...],
+    attributes: Iterable[AttributeSpec] = CORE_ATTRIBUTES,
+) -> dict[str, Any] | None:
     """The existing def with the missing attributes and applicable types added, or None when complete.
 
     Attributes someone else added to the group, and types already applicable, are kept (Atlas refuses to
@@ -96,7 +125,7 @@ def missing_parts(existing: dict[str, Any], applicable: tuple[str, ...]) -> dict
     attr_defs = updated.setdefault("attributeDefs", [])
     by_name = {a.get("name"): a for a in attr_defs}
     changed = False
-    for spec in ATTRIBUTES:
+    for spec in attributes:
         current = by_name.get(spec.name)
         if current is None:
             attr_defs.append(attribute_def(spec, applicable))
@@ -139,21 +168,44 @@ def forget_ensured() -> None:
         _ensured.clear()
 
 
-def ensure_qualytics_typedef(purview: PurviewClient, extra_types: tuple[str, ...] = ()) -> None:
-    """Make sure the ``Qualytics`` group exists with all of ``ATTRIBUTES`` (see the module docstring),
+def ensure_qualytics_typedef(
+    purview: PurviewClient,
+    extra_types: tuple[str, ...] = (),
+    *,
+    attributes: tuple[AttributeSpec, ...] = CORE_ATTRIBUTES,
+) -> None:
+    """Make sure the ``Qualytics`` group exists with all of ``attributes`` (see the module docstring),
     applicable to the SQL types and ``extra_types`` (lineage: the product's own computed-table type).
 
     Raises ``TypedefError`` for a refusal a person must fix (roles, invalid definition); a throttle or an
     outage raises what the HTTP client raised (``ThrottledError``, ``HttpError`` 5xx).
     """
-    key = purview.base_url.lower() + "|" + ",".join(extra_types)
+    key = (
+        purview.base_url.lower()
+        + "|"
+        + ",".join(extra_types)
+        + "|"
+        + ",".join(sorted(a.name for a in attributes))
+    )
     if key in _ensured:
         return
     with _lock_for(key):
         if key in _ensured:
             return
-        if _ensure(purview, extra_types):
+        if _ensure(purview, extra_types, attributes=attributes):
             _ensured.add(key)
+
+
+def typedef_changes(
+    purview: PurviewClient, attributes: tuple[AttributeSpec, ...] = CORE_ATTRIBUTES
+) -> str | None:
+    """What ``ensure_qualytics_typedef`` would write, read-only (a preview): ``"create"`` when the group is
+    absent, ``"update"`` when attributes or applicable types are missing, None when it is complete."""
+    applicable = existing_types(purview, tuple(ALL_APPLICABLE_TYPES)) or tuple(ALL_APPLICABLE_TYPES)
+    existing = purview.get_business_metadata_def(GROUP)
+    if existing is None:
+        return "create"
+    return "update" if missing_parts(existing, applicable, attributes) is not None else None
 
 
 def existing_types(purview: PurviewClient, wanted: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -172,7 +224,12 @@ def existing_types(purview: PurviewClient, wanted: tuple[str, ...]) -> tuple[str
     return tuple(t for t in wanted if t in names)
 
 
-def _ensure(purview: PurviewClient, extra_types: tuple[str, ...] = ()) -> bool:
+def _ensure(
+    purview: PurviewClient,
+    extra_types: tuple[str, ...] = (),
+    *,
+    attributes: tuple[AttributeSpec, ...] = CORE_ATTRIBUTES,
+) -> bool:
     """True when the group was seen complete; False when a 409 said it exists but it is not readable yet.
     ``extra_types`` (the product's own lineage type, created just before) are never pruned."""
     applicable = existing_types(purview, tuple(ALL_APPLICABLE_TYPES))
@@ -185,7 +242,7 @@ def _ensure(purview: PurviewClient, extra_types: tuple[str, ...] = ()) -> bool:
         if not applicable:
             break
         try:
-            return _create_or_complete(purview, applicable)
+            return _create_or_complete(purview, applicable, attributes)
         except HttpError as exc:
             unknown = _unknown_type(exc)
             if unknown is None or unknown not in applicable or unknown in extra_types:
@@ -203,11 +260,13 @@ def _ensure(purview: PurviewClient, extra_types: tuple[str, ...] = ()) -> bool:
     )
 
 
-def _create_or_complete(purview: PurviewClient, applicable: tuple[str, ...]) -> bool:
+def _create_or_complete(
+    purview: PurviewClient, applicable: tuple[str, ...], attributes: tuple[AttributeSpec, ...]
+) -> bool:
     existing = purview.get_business_metadata_def(GROUP)
     if existing is None:
         try:
-            purview.create_typedefs({"businessMetadataDefs": [group_def(applicable)]})
+            purview.create_typedefs({"businessMetadataDefs": [group_def(applicable, attributes)]})
             log.info("created the %s managed attribute group in %s", GROUP, purview.base_url)
             return True
         except HttpError as exc:
@@ -219,7 +278,7 @@ def _create_or_complete(purview: PurviewClient, applicable: tuple[str, ...]) -> 
                 # again next time instead of caching it as complete
                 log.warning("the %s group exists (409) but is not readable yet; carrying on", GROUP)
                 return False
-    update = missing_parts(existing, applicable)
+    update = missing_parts(existing, applicable, attributes)
     if update is not None:
         purview.update_typedefs({"businessMetadataDefs": [update]})
         log.info("added missing attributes / applicable types to the %s group", GROUP)

@@ -479,7 +479,7 @@ def test_the_group_is_created_once_then_cached(fresh_account: tuple[PurviewSim, 
     typedef.ensure_qualytics_typedef(client)  # cached for this endpoint: no request at all
     assert [sim.server.stats[k] for k in TYPEDEF_KINDS] == [1, 1, 0]
     group = sim.typedef(GROUP)
-    assert group and [a["name"] for a in group["attributeDefs"]] == [s.name for s in typedef.ATTRIBUTES]
+    assert group and [a["name"] for a in group["attributeDefs"]] == [s.name for s in typedef.CORE_ATTRIBUTES]
     assert group["attributeDefs"][1]["description"] == "Qualytics Anomaly Count (active anomalies)"
 
 
@@ -517,7 +517,7 @@ def test_two_processes_racing_to_create_the_group_both_succeed(
         clients[1].close()
     posts = [c.status for c in sim.calls if c.method == "POST" and c.path.endswith("/types/typedefs")]
     assert sorted(posts) == [200, 409]
-    assert len((sim.typedef(GROUP) or {})["attributeDefs"]) == len(typedef.ATTRIBUTES)
+    assert len((sim.typedef(GROUP) or {})["attributeDefs"]) == len(typedef.CORE_ATTRIBUTES)
 
 
 def test_an_entity_type_the_account_lacks_is_left_out(
