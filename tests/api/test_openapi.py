@@ -11,6 +11,7 @@ from openapi_spec_validator import validate
 from purview_sync.dev.local_env import LocalEnvironment
 from tests.conftest import Api
 from tests.helpers import run_sync
+from tests.sync.test_preview import make_estate
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +67,21 @@ def test_real_responses_conform(document: dict[str, Any], api: Api, local: Local
     event = api.post("/events", json={"type": "scan_completed", "datastore_id": 1, "integration_id": iid})
     conforms(document, "/events", "post", 202, event.json())
     conforms(document, "/health", "get", 200, api.get("/health").json())
+
+
+def test_round_two_fields_are_documented_and_a_preview_conforms(
+    document: dict[str, Any], api: Api, local: LocalEnvironment
+) -> None:
+    schemas = document["components"]["schemas"]
+    for model in ("ConnectRequest", "PatchRequest", "Integration"):
+        assert "dimension_scores" in schemas[model]["properties"], model
+    assert schemas["SyncRequest"]["properties"]["dry_run"]["type"] == "boolean"
+    assert schemas["RunSummary"]["properties"]["trigger"]["enum"] == ["manual", "event", "schedule"]
+    assert "suggestions" in schemas["DatastoreResult"]["properties"]
+    assert set(schemas["Suggestion"]["properties"]) == {"kind", "name", "candidates"}
+    created = api.post("/integrations", json=local.connect_body(domains=["fin01"], dimension_scores=True))
+    conforms(document, "/integrations", "post", 201, created.json())
+    estate = make_estate(local)  # with near misses: cust_phone / phone, staging_tmp / staging
+    run = run_sync(api, created.json()["id"], dry_run=True, datastore_ids=[estate.ds])
+    assert run["options"]["dry_run"] is True and run["datastores"][0]["suggestions"]
+    conforms(document, "/integrations/{id}/syncs/{run_id}", "get", 200, run)

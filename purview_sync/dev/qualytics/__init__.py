@@ -32,6 +32,7 @@ from purview_sync.dev.qualytics.lineage import LineageRoutes
 from purview_sync.dev.qualytics.records import (
     DEFAULT_TOKEN,
     AnomalyRecord,
+    CallRecord,
     CheckRecord,
     ContainerRecord,
     DatastoreRecord,
@@ -66,7 +67,7 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, Lineag
         self.server = SimServer("qualytics", ssl_context=ssl_context, port=port)
         self.server.not_found = lambda req: json_response({"detail": "Not Found"}, 404)  # type: ignore[method-assign]
         self._lock = threading.RLock()
-        self.calls: deque[tuple[str, str, dict[str, list[str]]]] = deque(maxlen=100_000)  # method, path, query
+        self.calls: deque[CallRecord] = deque(maxlen=100_000)  # every request, oldest first (reset clears it)
         self.recording: list[Recorded] | None = None  # set to [] to record every exchange (schema tests)
         self.intercepts: dict[str, Callable[[SimRequest], None]] = {}  # kind → run before the handler
         self.reset()
@@ -90,13 +91,22 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, Lineag
     def stats(self) -> Any:
         return self.server.stats
 
+    def writes(self) -> list[CallRecord]:
+        """The requests that could change state (everything but GET), oldest first."""
+        return [c for c in list(self.calls) if c.method != "GET"]
+
     def set_faults(self, **knobs: Any) -> None:
         self.server.set_faults(**knobs)
 
     def _add(self, method: str, pattern: str, kind: str, fn: Callable[[SimRequest], SimResponse],
              *, auth: bool = True, needs: str | None = None) -> None:
         def handler(req: SimRequest) -> SimResponse:
-            self.calls.append((req.method, req.path, {k: list(v) for k, v in req.query.items()}))
+            resp = answer(req)
+            self.calls.append(CallRecord(req.method, req.path, {k: list(v) for k, v in req.query.items()},
+                                         resp.status))
+            return resp
+
+        def answer(req: SimRequest) -> SimResponse:
             if auth:
                 bearer = req.bearer()
                 if not bearer:
@@ -160,6 +170,7 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, Lineag
 __all__ = [
     "DEFAULT_TOKEN",
     "AnomalyRecord",
+    "CallRecord",
     "CheckRecord",
     "ContainerRecord",
     "DatastoreRecord",

@@ -13,7 +13,8 @@ an embedded connection, no ``inherited`` marker on a tag, no status on a 2023 ch
   ``metrics.quality_score`` is ``{created, total, <8 dims>}`` or ``null``; views are ``container_type:
   "table"`` + ``table_type: "view"``; an archived container has ``deleted_at`` set.
 * Field (``ModelField``): ``quality_score`` ``{total, <8 dims>}`` or ``null``; it does **not** name its
-  container. Dimension values deliberately differ from ``total`` so that reading the wrong key shows up.
+  container. Dimension values deliberately differ from ``total`` so that reading the wrong key shows up; a
+  seeded override replaces one (``None``: a dimension Qualytics did not assess, which the schema allows).
 * Anomaly item (``GetAnomalyListing``): its datastore and container stubs, its partition, and
   ``failed_checks: [{quality_check: QualityCheckListing, message}]`` — the fields it touches are the
   ``fields[].name`` of its failed checks (left out with ``finding_fields=False``). An anomaly seeded without
@@ -115,7 +116,8 @@ class Payloads(QualyticsState):
         failing = {a.check_id for a in anomalies if a.status == "Active" and a.check_id in active_checks}
         score = None
         if c.quality_score is not None:
-            score = {"created": c.score_created, "total": c.quality_score, **dimension_scores(c.quality_score)}
+            score = {"created": c.score_created, "total": c.quality_score, **dimension_scores(c.quality_score),
+                     **c.dimensions}
         metrics: dict[str, Any] = {
             "last_profiled": c.created, "last_scanned": c.created,
             "fields": sum(1 for f in self._fields_by_container[c.id] if self.fields[f].status != "excluded"),
@@ -182,7 +184,8 @@ class Payloads(QualyticsState):
     def _field_payload(self, f: FieldRecord) -> dict[str, Any]:
         score = None
         if f.quality_score is not None:
-            score = {"created": f.created, "total": f.quality_score, **dimension_scores(f.quality_score)}
+            score = {"created": f.created, "total": f.quality_score, **dimension_scores(f.quality_score),
+                     **f.dimensions}
         return {"id": f.id, "created": f.created, "name": f.name, "type": f.type, "completeness": None,
                 "weight": 0, "nullable": True, "native_type": None, "global_tags": self._global_tags("field", f),
                 "latest_profile_id": None, "quality_score": score, "computed_field": None}

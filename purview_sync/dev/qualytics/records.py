@@ -53,6 +53,24 @@ def dimension_scores(total: float) -> dict[str, float]:
     return {d: round(min(100.0, max(0.0, total + off)), 1) for d, off in pairs}
 
 
+def checked_dimensions(dimensions: dict[str, float | None] | None) -> dict[str, float | None]:
+    """Seeded dimension overrides (a value, or None for a dimension Qualytics did not assess)."""
+    unknown = set(dimensions or {}) - set(DIMENSIONS)
+    if unknown:
+        raise ValueError(f"unknown dimensions {sorted(unknown)}")
+    return dict(dimensions or {})
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One request the simulator answered (``QualyticsSim.calls``): what a test inspects for writes."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int
+
+
 def dedupe(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
@@ -114,6 +132,7 @@ class ContainerRecord:
     table_type: str | None = "table"
     quality_score: float | None = None
     score_created: str | None = None
+    dimensions: dict[str, float | None] = field(default_factory=dict)  # overrides of the derived ones
     records: int = 0
     archived: bool = False
     created: str = field(default_factory=utc_now)
@@ -129,6 +148,7 @@ class FieldRecord:
     type: str = "String"
     status: str = "active"
     quality_score: float | None = None
+    dimensions: dict[str, float | None] = field(default_factory=dict)  # overrides of the derived ones
     created: str = field(default_factory=utc_now)
     tags: list[str] = field(default_factory=list)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +27,7 @@ from purview_sync.dev.qualytics.records import (
     TABLE_TYPES,
     TAG_TYPES,
     AnomalyRecord,
+    CallRecord,
     CheckRecord,
     ConnectionRecord,
     ContainerRecord,
@@ -33,6 +35,7 @@ from purview_sync.dev.qualytics.records import (
     FieldRecord,
     ScoreSnapshot,
     TagRecord,
+    checked_dimensions,
     dedupe,
     dimension_scores,
     utc_now,
@@ -77,6 +80,7 @@ class QualyticsState(Simulator):
             self.computed_listing_brief = False  # True: the container listing leaves definitions out [I]
             self.knobs = QualyticsKnobs()
             self.server.stats.clear()
+            self.calls: deque[CallRecord] = deque(maxlen=100_000)  # every answered request, oldest first
 
     def configure(self, **knobs: Any) -> None:
         """Set knobs (``knobs.QualyticsKnobs``: the behaviours the references leave open); ``reset`` undoes."""
@@ -159,7 +163,9 @@ class QualyticsState(Simulator):
 
     def add_container(self, datastore_id: int, name: str, *, table_type: str = "table",
                       container_type: str = "table", quality_score: float | None = None, records: int = 0,
-                      archived: bool = False, tags: Iterable[str] = ()) -> int:
+                      archived: bool = False, tags: Iterable[str] = (),
+                      dimensions: dict[str, float | None] | None = None) -> int:
+        """``dimensions`` overrides some of the eight derived dimension scores (None = not assessed)."""
         if container_type not in CONTAINER_TYPES:
             raise ValueError(f"container_type must be one of {CONTAINER_TYPES}")
         if table_type not in TABLE_TYPES:
@@ -172,7 +178,8 @@ class QualyticsState(Simulator):
                 id=cid, datastore_id=datastore_id, name=name, container_type=container_type,
                 table_type=table_type if container_type == "table" else None, quality_score=quality_score,
                 score_created=utc_now() if quality_score is not None else None, records=records, archived=archived,
-                tags=dedupe(self._inherited_at_creation([self.datastores[datastore_id]]) + self._ensure_tags(tags)))
+                tags=dedupe(self._inherited_at_creation([self.datastores[datastore_id]]) + self._ensure_tags(tags)),
+                dimensions=checked_dimensions(dimensions))
             self._containers_by_ds[datastore_id].append(cid)
             self._fields_by_container[cid] = []
             self._checks_by_container[cid] = []
@@ -180,7 +187,8 @@ class QualyticsState(Simulator):
             return cid
 
     def add_field(self, container_id: int, name: str, *, quality_score: float | None = None,
-                  type: str = "String", status: str = "active", tags: Iterable[str] = ()) -> int:
+                  type: str = "String", status: str = "active", tags: Iterable[str] = (),
+                  dimensions: dict[str, float | None] | None = None) -> int:
         if type not in FIELD_TYPES:
             raise ValueError(f"type must be one of {FIELD_TYPES}")
         if status not in FIELD_STATUSES:
@@ -193,7 +201,8 @@ class QualyticsState(Simulator):
             inherited = self._inherited_at_creation([container, self.datastores[container.datastore_id]])
             self.fields[fid] = FieldRecord(id=fid, container_id=container_id, name=name, type=type, status=status,
                                            quality_score=quality_score,
-                                           tags=dedupe(inherited + self._ensure_tags(tags)))
+                                           tags=dedupe(inherited + self._ensure_tags(tags)),
+                                           dimensions=checked_dimensions(dimensions))
             self._fields_by_container[container_id].append(fid)
             return fid
 
