@@ -222,7 +222,7 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [ID],
             "get": _op("Read an integration", {"200": _json(Integration, "the integration"), **_errors(401, 404)}),
             "patch": _op("Edit an integration (credential / URL / domain changes are re-proven)",
-                         {"200": _json(Integration, "updated"), **_errors(400, 401, 404, 422)}, PatchRequest),
+                         {"200": _json(Integration, "updated"), **_errors(400, 401, 404, 413, 422)}, PatchRequest),
             "delete": _op("Delete config, secret, runs and tag mappings",
                           {"204": {"description": "deleted"}, **_errors(401, 404, 409)}),
         },
@@ -233,7 +233,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/integrations/{id}/sync": {
             "parameters": [ID],
-            "post": _op("Start a sync", {"202": _json(RunSummary, "started"), **_errors(400, 401, 404, 409, 502)},
+            "post": _op("Start a sync", {"202": _json(RunSummary, "started"), **_errors(400, 401, 404, 409, 413, 502)},
                         SyncRequest),
         },
         "/integrations/{id}/cancel": {
