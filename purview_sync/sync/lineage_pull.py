@@ -180,6 +180,9 @@ class LineagePull:
         row = row or LineageMapping(self.ds_id, key[0], key[1])
         row.processes = [str(p.get("guid")) for p in processes]
         row.description = description
+        if self.job.dry_run:  # a preview: counted, nothing stored or created
+            self.report.lineage_edges_added += 1
+            return
         self.repo.put(self.integration_id, row)  # intent first: a crash after the POST still leaves it ours
         body = {"source_container_id": key[0], "target_container_id": key[1], "description": description}
         edge = self._create(body)
@@ -219,6 +222,9 @@ class LineagePull:
         return None
 
     def _remove(self, row: LineageMapping) -> None:
+        if self.job.dry_run:  # a preview: counted, nothing deleted
+            self.report.lineage_edges_removed += row.edge_id is not None
+            return
         if row.edge_id is not None:
             try:
                 gone = not self.qualytics.delete_lineage_edge(row.edge_id)

@@ -139,7 +139,12 @@ class LineagePush:
         ours = self._our_entities()
         if not computed and not ours:
             return
-        if computed:
+        self.types_missing = False
+        if computed and self.job.dry_run:  # a preview writes no typedef: are the two types there to read?
+            self.types_missing = any(
+                self.purview.get_entity_def(t) is None for t in (COMPUTED_TABLE, COMPUTED_PROCESS)
+            )
+        elif computed:
             try:
                 ensure_lineage_typedefs(self.purview)
             except TypedefError as exc:
@@ -213,7 +218,11 @@ class LineagePush:
                 (COMPUTED_TABLE, [p.qn for p in plans]),
                 (COMPUTED_PROCESS, [f"{p.qn}/process" for p in plans]),
             )
-            for e in (self.purview.get_entities_by_qualified_name(type_name, qns) if qns else [])
+            for e in (
+                self.purview.get_entities_by_qualified_name(type_name, qns)
+                if qns and not self.types_missing
+                else []
+            )
             if e.get("status", "ACTIVE") == "ACTIVE"
         }
         for p in plans:
@@ -282,6 +291,9 @@ class LineagePush:
 
     def _send(self, batch: list[Planned]) -> None:
         entities = [e for p in batch for e in p.entities]
+        if self.job.dry_run:  # a preview: counted as a real run would write them, not sent
+            self.report.lineage_entities_written += len(entities)
+            return
         try:
             result = self.purview.upsert_entities(entities, collection_id=self.collection)
         except ThrottledError:
@@ -325,7 +337,7 @@ class LineagePush:
         """The computed entity's ``Qualytics`` values, as a table's: only the values that differ."""
         snapshot = self.context.snapshot
         for p in plans:
-            if p.guid is None:
+            if p.guid is None and not (self.job.dry_run and p.entities):  # (a preview: would be created)
                 continue
             wanted = desired_values(table_facts(snapshot, p.container, self.links))
             current = ((p.existing_table or {}).get("businessAttributes") or {}).get(GROUP)
@@ -334,7 +346,8 @@ class LineagePush:
             if not changes:
                 continue
             try:
-                self.purview.write_business_metadata(p.guid, GROUP, changes)
+                if not self.job.dry_run:
+                    self.purview.write_business_metadata(p.guid, GROUP, changes)
             except HttpError as exc:
                 self.report.error(
                     f"Purview refused the {GROUP} values of '{p.table['name']}' (HTTP {exc.status}: "
@@ -349,7 +362,8 @@ class LineagePush:
         if not guids:
             return
         try:
-            self.purview.delete_entities(guids)
+            if not self.job.dry_run:
+                self.purview.delete_entities(guids)
         except HttpError as exc:
             self.report.error(
                 f"Purview refused to delete {len(guids)} lineage entities of computed containers that are gone "

@@ -182,17 +182,17 @@ def test_the_dimensions_are_added_to_an_existing_group_once_with_put(
                         domains=[], event_driven=True, overwrite_tags=False, created_at="", updated_at="")  # fmt: skip
     flagged = Integration(**{**plain.__dict__, "dimension_scores": True})
     assert typedef.attributes_for(plain) == typedef.CORE_ATTRIBUTES
-    typedef.ensure_qualytics_typedef(client, typedef.attributes_for(plain))  # an earlier integration's push
+    typedef.ensure_qualytics_typedef(client, attributes=typedef.attributes_for(plain))  # an earlier integration's push
     assert [sim.server.stats[k] for k in TYPEDEF_WRITES] == [1, 0]
     assert len((sim.typedef(GROUP) or {})["attributeDefs"]) == 4
 
-    typedef.ensure_qualytics_typedef(client, typedef.attributes_for(flagged))
-    typedef.ensure_qualytics_typedef(client, typedef.attributes_for(flagged))  # cached: no request
+    typedef.ensure_qualytics_typedef(client, attributes=typedef.attributes_for(flagged))
+    typedef.ensure_qualytics_typedef(client, attributes=typedef.attributes_for(flagged))  # cached: no request
     assert [sim.server.stats[k] for k in TYPEDEF_WRITES] == [1, 1]
     defs = (sim.typedef(GROUP) or {})["attributeDefs"]
     assert [a["name"] for a in defs] == [a.name for a in typedef.ATTRIBUTES]
     assert all(json.loads(a["options"]["applicableEntityTypes"]) for a in defs)
 
     typedef.forget_ensured()  # another process: it reads the complete group and writes nothing
-    typedef.ensure_qualytics_typedef(client, typedef.attributes_for(flagged))
+    typedef.ensure_qualytics_typedef(client, attributes=typedef.attributes_for(flagged))
     assert [sim.server.stats[k] for k in TYPEDEF_WRITES] == [1, 1]

@@ -14,6 +14,8 @@ from purview_sync.dev.local_env import LocalEnvironment
 from purview_sync.models import COUNT_KEYS
 from tests.conftest import Api
 from tests.helpers import datastore_entry, run_sync, wait_for_run
+from tests.sync.lineage_estate import make_estate as lineage_estate
+from tests.sync.test_lineage_pull import add_copy
 
 GROUP = "Qualytics"
 SEARCH_PATH = "/datamap/api/search/query"
@@ -154,3 +156,34 @@ def test_a_preview_holds_the_lock_and_can_be_cancelled(
 def test_dry_run_must_be_a_json_boolean(api: Api, integration: str, value: object) -> None:
     resp = api.post(f"/integrations/{integration}/sync", json={"dry_run": value})
     assert resp.status_code == 400 and resp.json()["error"]["field"] == "dry_run", resp.text
+
+
+def test_a_preview_of_lineage_writes_no_entity_edge_or_mapping_and_counts_the_same(
+    api: Api, local: LocalEnvironment, services: Services
+) -> None:
+    assert local.purview and local.qualytics
+    p, q = local.purview, local.qualytics
+    resp = api.post("/integrations", json=local.connect_body(domains=["fin01"], lineage=True))
+    assert resp.status_code == 201, resp.text
+    integration = resp.json()["id"]
+    estate = lineage_estate(local)  # three computed containers of the first datastore
+    copy = add_copy(local, estate, "orders", "payments", "copy_orders")  # a Purview process: one edge
+
+    def both(*, first: bool) -> tuple[dict, dict]:
+        p_since, q_since = len(p.calls), len(q.calls)
+        preview = run_sync(api, integration, dry_run=True, datastore_ids=[estate.ds])
+        assert purview_writes(local, p_since) == [] and qualytics_writes(local, q_since) == []
+        rows = services.lineage.list_for_datastore(integration, estate.ds)
+        assert (rows == []) is first  # no mapping row written (nor removed) by the preview
+        real = run_sync(api, integration, datastore_ids=[estate.ds])
+        before, after = datastore_entry(preview, estate.ds), datastore_entry(real, estate.ds)
+        assert before["status"] == after["status"] == "completed", (before, after)
+        assert {k: before[k] for k in COUNT_KEYS} == {k: after[k] for k in COUNT_KEYS}
+        return before, after
+
+    created, _ = both(first=True)
+    assert created["lineage_entities_written"] >= 5 and created["lineage_edges_added"] == 1
+    p.delete_entity(copy)  # the process is gone from Purview: the edge goes
+    q.remove_container(estate.computed["customer_names"])  # a computed container gone: its entities go
+    removed, _ = both(first=False)
+    assert removed["lineage_edges_removed"] == 1 and removed["lineage_entities_deleted"] == 2

@@ -47,9 +47,10 @@ def test_an_unknown_dimension_is_refused(sim: QualyticsSim) -> None:
 
 def test_every_answered_request_is_logged_and_writes_are_told_apart(sim: QualyticsSim, api: Api) -> None:
     ds = sim.add_datastore("d")
-    assert api.get("/datastores").status_code == 200
+    assert api.get("/datastores", size=5).status_code == 200
     assert api.put(f"/datastores/{ds}", {"tags": ["x"]}).status_code == 200
     assert api.get("/datastores/999").status_code == 404
+    assert sim.calls[0].query == {"size": ["5"]}
     assert [(c.method, c.path, c.status) for c in sim.calls] == [
         ("GET", "/api/datastores", 200), ("PUT", f"/api/datastores/{ds}", 200), ("GET", "/api/datastores/999", 404),
     ]  # fmt: skip
