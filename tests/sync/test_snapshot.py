@@ -67,7 +67,7 @@ def test_fields_are_read_per_table_one_request_under_100_columns(sim: QualyticsS
     assert [f["name"] for f in snap.fields_by_table[ids["orders"]]] == ["id", "amount"]
     assert len(snap.fields_by_table[ids["wide"]]) == 150
     assert sim.stats["fields.list"] == 1 + 2  # orders: 1 page; wide: 2 pages of 100
-    assert all(q.get("container_id") for m, p, q in sim.calls if p == "/api/fields")
+    assert all(c.query.get("container_id") for c in sim.calls if c.path == "/api/fields")
 
 
 def test_counts_come_from_documented_metrics_and_listings(sim: QualyticsSim, client: QualyticsClient) -> None:
