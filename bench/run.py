@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="purview-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     with environment(workdir) as local:
-        host = SubprocessHost(local.env(), workdir / "host.log").start()
+        # the fleet budget set to the account's capacity (the simulated limit), as an operator would
+        budget = {"PURVIEW_MAX_OPS_PER_SECOND": str(int(config.rate or 0))}
+        host = SubprocessHost({**local.env(), **budget}, workdir / "host.log").start()
         try:
             result = run_bench(local, host, config, measure_imports=not args.no_imports,
                                log=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip

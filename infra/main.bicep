@@ -62,6 +62,10 @@ param datastoreTimeBudgetSeconds int = 1200
 @description('NCRONTAB (seconds first, UTC) of the timer that starts the due scheduled syncs.')
 param scheduleTick string = '0 */5 * * * *'
 
+@description('Requests per second that all instances together may send to one Purview account (its Data Map capacity: 25 per capacity unit, shared with its scanners); 0 = no fleet-wide cap.')
+@minValue(0)
+param purviewMaxOpsPerSecond int = 200
+
 @description('Storage redundancy; geo-redundant by default, as the Integrations table is the only copy of the configuration.')
 @allowed([
   'Standard_LRS'
@@ -105,6 +109,7 @@ var tableNames = [
   'TagMappings'
   'EventState'
   'LineageMappings'
+  'PurviewBudget'
 ]
 
 // Built-in role definition ids (azure-functions.md §3.2).
@@ -479,6 +484,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'SCHEDULE_TICK'
           value: scheduleTick
+        }
+        {
+          name: 'PURVIEW_MAX_OPS_PER_SECOND'
+          value: string(purviewMaxOpsPerSecond)
         }
       ]
     }

@@ -40,6 +40,7 @@ SETTING_NAMES = (
     "QUALYTICS_LINK_TEMPLATES",
     "DATASTORE_TIME_BUDGET_SECONDS",
     "SCHEDULE_TICK",  # read by the host for the schedule timer (%SCHEDULE_TICK%)
+    "PURVIEW_MAX_OPS_PER_SECOND",
 )
 
 # The links pushed as QualyticsURL (the UI's deep-link format is not documented — reference §13 — so
@@ -130,6 +131,7 @@ class Settings:
     event_coalesce_seconds: int
     qualytics_link_templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LINK_TEMPLATES))
     datastore_time_budget_seconds: int = 1200  # one part of a datastore (below host.json's functionTimeout)
+    purview_max_ops_per_second: float = 200.0  # all instances together, per Purview account; 0 = no fleet cap
 
     @property
     def authority_is_public_cloud(self) -> bool:
@@ -161,6 +163,7 @@ def load_settings() -> Settings:
         event_coalesce_seconds=int(_env("EVENT_COALESCE_SECONDS", "30") or 30),
         qualytics_link_templates=parse_link_templates(_env("QUALYTICS_LINK_TEMPLATES")),
         datastore_time_budget_seconds=int(_env("DATASTORE_TIME_BUDGET_SECONDS", "1200") or 1200),
+        purview_max_ops_per_second=float(_env("PURVIEW_MAX_OPS_PER_SECOND", "200") or 200),
     )
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import threading
 from functools import cached_property, lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from purview_sync.clients.auth import make_credential
+from purview_sync.clients.budget import FleetShare, fleet_share
 from purview_sync.clients.purview import PurviewClient
 from purview_sync.clients.qualytics import QualyticsClient
 from purview_sync.clients.secrets import make_secret_store
 from purview_sync.settings import Settings, get_settings
+from purview_sync.storage.budget import BudgetRepo
 from purview_sync.storage.clients import StorageClients
 from purview_sync.storage.integrations import IntegrationRepo
 from purview_sync.storage.lineage import LineageRepo
@@ -81,8 +84,22 @@ class Services:
             with self._lock:
                 self._credentials[key] = credential
         return PurviewClient(
-            integration.purview_url, credential, self.settings.purview_allowed_hosts, **kwargs
+            integration.purview_url,
+            credential,
+            self.settings.purview_allowed_hosts,
+            fleet=self.fleet_share(integration.purview_url),
+            **kwargs,
         )
+
+    def fleet_share(self, purview_url: str) -> FleetShare | None:
+        """This instance's share of ``PURVIEW_MAX_OPS_PER_SECOND`` for the account (None: no fleet budget)."""
+        budget = self.settings.purview_max_ops_per_second
+        if not budget:
+            return None
+        host = (urlsplit(purview_url).hostname or purview_url).lower()
+        if urlsplit(purview_url).port:
+            host = f"{host}:{urlsplit(purview_url).port}"
+        return fleet_share(lambda: BudgetRepo(self.storage), host, budget)
 
 
 @lru_cache(maxsize=1)

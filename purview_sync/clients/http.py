@@ -30,6 +30,7 @@ from purview_sync import telemetry
 log = logging.getLogger(__name__)
 
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+FLEET_WAIT_SECONDS = 0.05  # how often a request with no share of the fleet's budget looks again
 DEFAULT_TIMEOUT_SECONDS = 30.0  # per request: to connect, and between two reads (read when a client is made)
 
 
@@ -155,6 +156,15 @@ class AdaptiveLimiter:
         self._last_throttle = float("-inf")
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
+        # the fleet's budget (clients/budget.py): this process's share is a ceiling on the pace, always
+        self.fleet: Any = None  # a FleetShare with ``share`` (req/s), ``touch()``, ``signal_throttle()``
+
+    def _pace(self) -> float | None:
+        """Requests per second now: the slower of the AIMD rate and the fleet share (None = unpaced)."""
+        ceiling = self.fleet.share if self.fleet is not None else None
+        if ceiling is None:
+            return self.rate
+        return ceiling if self.rate is None else min(self.rate, ceiling)
 
     def acquire(self, deadline: float | None = None, *, what: str = "request") -> float:
         """Wait for this request's turn; return the time it was let through (for ``on_throttle``).
@@ -163,6 +173,8 @@ class AdaptiveLimiter:
         may have started a ``Retry-After`` pause, and nothing is sent to the endpoint before that has
         elapsed (the slot it held is given up; the next free one after the pause is taken)."""
         reserved = False
+        if self.fleet is not None:
+            self.fleet.touch()  # joins the fleet's board on the first request
         while True:
             with self._lock:
                 now = self.clock()
@@ -170,19 +182,25 @@ class AdaptiveLimiter:
                     self.rate = None  # a long quiet spell: the service has capacity again
                 if reserved and now >= self._paused_until:
                     return self._let_through(now)  # its slot has come and no pause began meanwhile
+                pace = self._pace()
                 start = max(now, self._paused_until)
-                if self.rate is not None:
+                if pace is not None and pace <= 0:  # no share of the fleet's budget yet: look again soon
+                    start = max(start, now + FLEET_WAIT_SECONDS)
+                elif pace is not None:
                     start = max(start, self._next_slot)
                 if deadline is not None and start > deadline:
                     raise ThrottledError(
                         f"{what}: the service kept throttling (HTTP 429) and the next request could only "
                         f"be sent {start - now:.0f}s from now, past this work's time budget"
                     )
-                if self.rate is not None:
-                    self._next_slot = start + 1.0 / self.rate
-                if start <= now:
-                    return self._let_through(now)
-                reserved = True
+                if pace is not None and pace <= 0:
+                    reserved = False
+                else:
+                    if pace is not None:
+                        self._next_slot = start + 1.0 / pace
+                    if start <= now:
+                        return self._let_through(now)
+                    reserved = True
             self.sleep(start - now)
 
     def _let_through(self, at: float) -> float:
@@ -201,12 +219,28 @@ class AdaptiveLimiter:
             self._paused_until = max(self._paused_until, now + pause)
             if sent_at < self._last_decrease:
                 return  # sent before the last slow-down: the same episode
-            recent = sum(1 for t in self._sent if t >= now - 1.0)
-            current = self.rate if self.rate is not None else max(self.min_rate, float(recent))
-            self.rate = max(self.min_rate, current * self.decrease)
-            self._last_decrease = now
-            self._next_slot = max(self._next_slot, self._paused_until)
+            self._slow_down(now)
             log.info("throttled (429): pacing requests at %.1f/s after a %.1fs pause", self.rate, pause)
+        if self.fleet is not None:
+            self.fleet.signal_throttle(pause)  # a new episode: every instance pauses, not only this one
+
+    def on_remote_throttle(self, pause: float) -> None:
+        """Another instance got a 429 from the same account: pause and slow down as after our own."""
+        with self._lock:
+            now = self.clock()
+            self._last_throttle = now
+            self._paused_until = max(self._paused_until, now + min(self.max_pause, pause))
+            self._slow_down(now)
+
+    def _slow_down(self, now: float) -> None:
+        """One multiplicative decrease (the caller holds the lock)."""
+        recent = sum(1 for t in self._sent if t >= now - 1.0)
+        current = self._pace() if self.rate is not None or self.fleet is not None else None
+        if current is None or current <= 0:
+            current = max(self.min_rate, float(recent))
+        self.rate = max(self.min_rate, current * self.decrease)
+        self._last_decrease = now
+        self._next_slot = max(self._next_slot, self._paused_until)
 
     def on_success(self) -> None:
         with self._lock:

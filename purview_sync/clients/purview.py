@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from purview_sync.clients.auth import PURVIEW_SCOPE
+from purview_sync.clients.budget import FleetShare
 from purview_sync.clients.http import ApiClient, HttpError, RetryPolicy, shared_limiter
 
 SEARCH_API_VERSION = "2023-09-01"
@@ -62,6 +63,7 @@ class PurviewClient(ApiClient):
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         pool_size: int = 16,
+        fleet: FleetShare | None = None,
     ) -> None:
         super().__init__(endpoint, timeout=timeout, retry=retry, pool_size=pool_size)
         self.credential = credential
@@ -69,6 +71,9 @@ class PurviewClient(ApiClient):
         self.check_url(self.base_url)
         # one pacing per Purview account in this process: its capacity units are shared by every datastore
         self.limiter = shared_limiter(f"purview:{self.base_url.lower()}")
+        if fleet is not None and self.limiter.fleet is not fleet:  # … and by every instance (clients/budget.py)
+            self.limiter.fleet = fleet
+            fleet.on_remote_throttle = self.limiter.on_remote_throttle
 
     def check_url(self, url: str) -> None:
         if urlsplit(url).scheme != "https" or not host_allowed(url, self.allowed_hosts):

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -76,6 +77,19 @@ def banner(host: DevHost, connect_body: dict[str, object] | None) -> str:
     return "\n".join(lines)
 
 
+def start_instances(count: int, port: int, state_dir: Path) -> list[subprocess.Popen[bytes]]:
+    """``count`` more hosts of this app as their own processes (their own instance of the app each), on the
+    settings of this one (``os.environ``: the same storage, simulators and function key)."""
+    others = []
+    for i in range(1, count + 1):
+        other_port = port + i if port else 0
+        command = [sys.executable, "-m", "purview_sync.devhost", "--no-simulators", "--port", str(other_port),
+                   "--state-dir", str(state_dir / f"instance-{i + 1}")]  # fmt: skip
+        others.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=dict(os.environ)))
+        print(f"instance {i + 1} of {count + 1}: http://127.0.0.1:{other_port} (same key)", flush=True)
+    return others
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m purview_sync.devhost", description=__doc__)
     parser.add_argument("--port", type=int, default=7071)
@@ -90,6 +104,13 @@ def main(argv: list[str] | None = None) -> None:
         default=PROJECT_ROOT / ".devhost",
         help="TLS files of the local run, its URL and its function key (read by the purview-sync command)",
     )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="run this many host processes on the same storage and settings, like a scaled-out app (the "
+        "others on the next ports, as --no-simulators hosts); they share one Purview budget",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -103,11 +124,19 @@ def main(argv: list[str] | None = None) -> None:
     host = build_host(args.port).start()
     state_files = write_state(args.state_dir, host)
     print(banner(host, local.connect_body(lineage=True) if local else None), flush=True)
+    others = start_instances(args.instances - 1, args.port, args.state_dir)
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
+    for other in others:
+        other.terminate()
+    for other in others:
+        try:
+            other.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            other.kill()
     host.stop()
     for path in state_files:
         path.unlink(missing_ok=True)

@@ -606,6 +606,7 @@ NUMERIC_SETTINGS = {
     "SYNC_LOCK_TTL_SECONDS": ("syncLockTtlSeconds", "sync_lock_ttl_seconds"),
     "EVENT_COALESCE_SECONDS": ("eventCoalesceSeconds", "event_coalesce_seconds"),
     "DATASTORE_TIME_BUDGET_SECONDS": ("datastoreTimeBudgetSeconds", "datastore_time_budget_seconds"),
+    "PURVIEW_MAX_OPS_PER_SECOND": ("purviewMaxOpsPerSecond", "purview_max_ops_per_second"),
 }
 
 
