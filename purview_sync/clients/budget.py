@@ -5,7 +5,10 @@ Storage (``storage/budget.py``), and applied as the ceiling of the account's ``A
 How the share is agreed — every ``period`` seconds, while this process has requests for the account:
 
 1. read the account's rows (one query) and write this instance's row (one upsert): ≈ 2 storage calls per
-   second per busy instance, against up to ``budget`` Purview requests per second;
+   second per busy instance, against up to ``budget`` Purview requests per second. An instance that starts
+   wanting capacity first writes its row with no share and takes one only at its next beat (``period``
+   later): instances joining together all see each other by then, and one joining later reads the shares
+   already taken — so they never both take the whole budget (a first request waits one period);
 2. the instances that want capacity split the budget evenly (``fair`` = budget / wanting instances), and an
    instance never takes more than what the others' rows leave (``budget - Σ their shares``). A newcomer
    therefore starts at what is free and gets its fair share once the others have read its row and shrunk;
@@ -75,6 +78,7 @@ class FleetShare:
         self._last_ok = float("-inf")
         self._episode = 0
         self._seen_episode: int | None = None
+        self._announced = False  # the board shows this instance as wanting a share
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -110,12 +114,22 @@ class FleetShare:
         """Read the board, compute and publish this instance's share (lowered first, raised last)."""
         wants = time.monotonic() - self._last_demand < self.idle
         try:
+            if wants and not self._announced:
+                # say "I want a share" (holding none), and take one only at the next beat: every instance that
+                # joins meanwhile is seen by it, and one that joins later reads its share — so instances that
+                # join at the same moment never both take the whole budget
+                self.share = 0.0
+                self.repo.heartbeat(self.account, self.instance, share=0.0, wants=True)
+                self._announced = True
+                self._last_ok = time.monotonic()
+                return
             board = self.repo.read(self.account)
             mine = split(self.budget, self.instance, board, wants=wants, now=time.time(), ttl=self.ttl)
             if mine < self.share:
                 self.share = mine
             self.repo.heartbeat(self.account, self.instance, share=mine, wants=wants)
             self.share = mine
+            self._announced = wants
             self._last_ok = time.monotonic()
             self.refreshes += 1
         except Exception as exc:
@@ -142,6 +156,7 @@ class FleetShare:
         with self._lock:
             self.share = 0.0
             self._thread = None
+            self._announced = False
             try:
                 self.repo.leave(self.account, self.instance)
             except Exception as exc:

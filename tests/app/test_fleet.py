@@ -101,6 +101,7 @@ def test_two_hosts_on_one_storage_stay_within_the_shared_budget(
         elapsed = counter.samples[-1][0] - counter.samples[0][0]
         assert total > 2 * BUDGET * WINDOW, (total, elapsed)  # long enough for several full windows
         worst = counter.worst_window()
+        print(f"fleet: worst {WINDOW:.0f} s window {worst} requests, {total} in {elapsed:.1f} s")
         assert worst <= 1.1 * BUDGET * WINDOW, (worst, total, elapsed)
         assert len(seen_instances) == 2, seen_instances  # both hosts sent to Purview, each with its share
 

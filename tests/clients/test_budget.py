@@ -189,3 +189,33 @@ def test_a_429_seen_by_one_instance_pauses_the_other(
     finally:
         a.fleet.stop()
         b.fleet.stop()
+
+
+def test_instances_joining_at_the_same_moment_never_both_take_the_whole_budget(
+    repo: BudgetRepo, account: str
+) -> None:
+    for round_ in range(5):
+        shares = [
+            FleetShare(repo, f"{account}-{round_}", BUDGET, instance=name, period=PERIOD, ttl=TTL)
+            for name in ("a", "b", "c")
+        ]
+        barrier = threading.Barrier(len(shares))
+        sums: list[float] = []
+
+        def join(share: FleetShare, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            share.touch()
+
+        threads = [threading.Thread(target=join, args=(s, barrier)) for s in shares]
+        for t in threads:
+            t.start()
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:
+            sums.append(sum(s.share for s in shares))
+            time.sleep(0.005)
+        for t in threads:
+            t.join()
+        for s in shares:
+            s.stop()
+        assert max(sums) <= BUDGET + 1e-9, (round_, max(sums))
+        assert sums[-1] == pytest.approx(BUDGET), (round_, sums[-1])  # and it is all handed out
