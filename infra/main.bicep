@@ -110,6 +110,7 @@ var tableNames = [
   'EventState'
   'LineageMappings'
   'PurviewBudget'
+  'PushState'
 ]
 
 // Built-in role definition ids (azure-functions.md §3.2).

@@ -147,6 +147,7 @@ def delete(services: Services, integration_id: str) -> None:
         )
     services.mappings.delete_all(integration.id)
     services.lineage.delete_all(integration.id)
+    services.push_state.delete_all(integration.id)
     services.syncs.delete_partition(integration.id)
     if integration.secret_ref:
         services.secrets.delete(integration.id, integration.secret_ref)

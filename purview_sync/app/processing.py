@@ -117,6 +117,7 @@ def process_datastore(
                 part=row.part,
                 after_table=row.cursor,
                 dry_run=bool(run.options.get("dry_run")),
+                run_id=run_id,
             )
             job.on_progress = lambda: _save_progress(services, integration_id, row, job)  # type: ignore[arg-type]
             processor(job)

@@ -22,6 +22,7 @@ from purview_sync.storage.clients import StorageClients
 from purview_sync.storage.integrations import IntegrationRepo
 from purview_sync.storage.lineage import LineageRepo
 from purview_sync.storage.mappings import MappingRepo
+from purview_sync.storage.pushstate import PushStateRepo
 from purview_sync.storage.runs import SyncRepo
 from purview_sync.storage.schedules import ScheduleClaims
 
@@ -52,6 +53,10 @@ class Services:
     @cached_property
     def schedule_claims(self) -> ScheduleClaims:
         return ScheduleClaims(self.storage)
+
+    @cached_property
+    def push_state(self) -> PushStateRepo:
+        return PushStateRepo(self.storage)
 
     @cached_property
     def secrets(self) -> Any:

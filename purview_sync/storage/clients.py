@@ -28,8 +28,10 @@ TABLE_TAG_MAPPINGS = "TagMappings"
 TABLE_EVENTS = "EventState"
 TABLE_LINEAGE_MAPPINGS = "LineageMappings"
 TABLE_BUDGET = "PurviewBudget"  # the fleet's shares of each Purview account's request budget
+TABLE_PUSH_STATE = "PushState"
 TABLES = (
     TABLE_INTEGRATIONS, TABLE_SYNC_RUNS, TABLE_TAG_MAPPINGS, TABLE_EVENTS, TABLE_LINEAGE_MAPPINGS, TABLE_BUDGET,
+    TABLE_PUSH_STATE,
 )
 
 QUEUE_DATASTORE = "purview-sync-datastore"

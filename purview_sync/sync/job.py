@@ -16,6 +16,7 @@ from purview_sync.models import DatastoreReport, Integration
 from purview_sync.settings import Settings
 from purview_sync.storage.lineage import LineageRepo
 from purview_sync.storage.mappings import MappingRepo
+from purview_sync.storage.pushstate import PushStateRepo
 from purview_sync.sync.matcher import DatastoreMatch
 from purview_sync.sync.snapshot import DatastoreSnapshot
 
@@ -30,6 +31,9 @@ class Collaborators(Protocol):
 
     @property
     def lineage(self) -> LineageRepo: ...
+
+    @property
+    def push_state(self) -> PushStateRepo: ...
 
     def qualytics(self, **kwargs: Any) -> QualyticsClient: ...
 
@@ -58,6 +62,7 @@ class DatastoreJob:
     done: bool = True
     on_progress: Callable[[], None] = lambda: None
     dry_run: bool = False  # a preview: decide and count every write, send none (DESIGN.md §3c)
+    run_id: str | None = None  # the sync run this work belongs to (a warning once per run)
 
 
 @dataclass

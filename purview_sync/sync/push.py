@@ -20,11 +20,14 @@ the others are still written) — never a 0 from data that could not be read.
 Scores keep at most one decimal (``round(x, 1)``), nothing else is rounded. An event push of one table
 (``job.container_id``) writes that table and its columns only, not the datastore-level values.
 
-Writes: only ``POST /entity/guid/{guid}/businessmetadata/Qualytics`` with the attributes that differ from
-what the entity carries (``MatchedAsset.business_attributes``) — never ``isOverwrite=true``, never an
-entity upsert, so other groups and other teams' attributes are untouched; an asset with nothing changed
-costs no request. Report counts are **attribute values**: ``attributes_written`` = values written (one
-request carries one to four), ``attributes_unchanged`` = values already equal in Purview and skipped.
+Writes: only ``POST /entity/guid/{guid}/businessmetadata/Qualytics``, and only for an asset where a value
+differs from what the entity carries (``MatchedAsset.business_attributes``; when the account's bulk GET
+leaves ``businessAttributes`` out, from the hash of what was last written, table ``PushState``). Such a
+write carries every value the asset has (not only the changed ones), so an account that replaces the
+group on this POST and one that merges into it end the same. Never ``isOverwrite=true``, never an entity
+upsert, so other groups are untouched; an asset with nothing changed costs no request. Report counts are
+**attribute values**: ``attributes_written`` = values that changed (all of an asset's when compared by
+hash), ``attributes_unchanged`` = values already equal in Purview and not counted as written.
 
 A preview (``job.dry_run``) plans the same writes and counts them as written, but sends none (nor the typedef).
 
@@ -51,6 +54,7 @@ from purview_sync.clients.connection import TOKEN_HINT
 from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError, error_text
 from purview_sync.clients.purview import PurviewClient
 from purview_sync.settings import LinkTemplates
+from purview_sync.sync.delta import BULK_GET_WITHOUT_VALUES, changed_values, values_hash, warn_once
 from purview_sync.sync.job import DatastoreJob, SyncContext
 from purview_sync.sync.matcher import MatchedAsset
 from purview_sync.sync.snapshot import DatastoreSnapshot
@@ -88,7 +92,8 @@ class AssetFacts:
 @dataclass(frozen=True)
 class Write:
     asset: MatchedAsset
-    attributes: dict[str, Any]  # only the attributes whose value changes
+    attributes: dict[str, Any]  # every attribute of the group that has a value (not only what changed)
+    changed: int  # how many of them differ from what Purview holds (all of them when that is unknown)
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -166,22 +171,10 @@ def desired_values(
     return values
 
 
-def same_value(current: Any, wanted: Any) -> bool:
-    numbers = (int, float)
-    if isinstance(current, numbers) and isinstance(wanted, numbers):
-        if isinstance(current, bool) or isinstance(wanted, bool):
-            return current is wanted
-        return abs(float(current) - float(wanted)) < 1e-3  # Atlas 'float' may come back with float32 noise
-    return current == wanted
-
-
-def changed_values(current: dict[str, Any] | None, wanted: dict[str, Any]) -> dict[str, Any]:
-    current = current or {}
-    return {k: v for k, v in wanted.items() if k not in current or not same_value(current[k], v)}
-
-
 def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
-    """The writes this datastore needs, and how many attribute values are already right."""
+    """The writes this datastore needs (an asset with anything changed gets all its values), and how many
+    values are already right — by the entity, or by the ``PushState`` hash when no bulk GET of this datastore
+    carried ``businessAttributes`` (with a warning once per run)."""
     snapshot, match = context.snapshot, context.match
     attributes = attributes_for(job.integration)
     settings = job.services.settings
@@ -199,6 +192,12 @@ def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
     for cid, fld in matched:
         targets.append((match.columns[int(fld["id"])], column_facts(snapshot, cid, fld, links)))
 
+    shown = any(asset.business_attributes for asset, _ in targets)  # does this account return them?
+    written: dict[str, str] = {}
+    if targets and not shown:
+        written = job.services.push_state.hashes(job.integration.id, snapshot.id)
+        if written:
+            warn_once(job, BULK_GET_WITHOUT_VALUES)
     writes: list[Write] = []
     unchanged = 0
     seen: set[str] = set()
@@ -208,10 +207,16 @@ def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
             continue
         seen.add(asset.guid)
         wanted = desired_values(facts, attributes)
-        changes = changed_values(asset.business_attributes.get(GROUP), wanted)
-        unchanged += len(wanted) - len(changes)
-        if changes:
-            writes.append(Write(asset, changes))
+        if not wanted:
+            continue
+        current = asset.business_attributes.get(GROUP)
+        if current is not None or shown:
+            changed = len(changed_values(current, wanted))
+        else:
+            changed = 0 if written.get(asset.guid) == values_hash(wanted) else len(wanted)
+        unchanged += len(wanted) - changed
+        if changed:
+            writes.append(Write(asset, wanted, changed))
     return writes, unchanged
 
 
@@ -239,7 +244,7 @@ def push_datastore(job: DatastoreJob, context: SyncContext) -> None:
     except ThrottledError as exc:
         _throttled(job, str(exc), 0, len(writes), anchor)
         return
-    _write_all(job, context.purview, writes, anchor)
+    _write_all(job, context.purview, writes, anchor, context.snapshot.id)
 
 
 def _preview(
@@ -250,14 +255,16 @@ def _preview(
     if change is not None:
         verb = "create the" if change == "create" else "add missing attributes to the"
         job.report.warnings.append(f"A real run would {verb} '{GROUP}' managed attribute group first.")
-    job.report.attributes_written += sum(len(w.attributes) for w in writes)
+    job.report.attributes_written += sum(w.changed for w in writes)
     log.info("push (preview): %d assets would be written, nothing sent", len(writes))
 
 
 _SKIPPED = object()
 
 
-def _write_all(job: DatastoreJob, purview: PurviewClient, writes: list[Write], anchor: str | None) -> None:
+def _write_all(
+    job: DatastoreJob, purview: PurviewClient, writes: list[Write], anchor: str | None, snapshot_id: int
+) -> None:
     report = job.report
     stop = threading.Event()
 
@@ -274,6 +281,7 @@ def _write_all(job: DatastoreJob, purview: PurviewClient, writes: list[Write], a
         return None
 
     done = succeeded = refused = 0
+    hashes: dict[str, str] = {}  # what was written where: compared with next time if Purview hides it
     throttle: ThrottledError | None = None
     failures: list[tuple[Write, Exception]] = []
     queue: Iterator[Write] = iter(writes)
@@ -299,7 +307,8 @@ def _write_all(job: DatastoreJob, purview: PurviewClient, writes: list[Write], a
                 done += 1
                 if outcome is None:
                     succeeded += 1
-                    report.attributes_written += len(item.attributes)
+                    report.attributes_written += item.changed
+                    hashes[item.asset.guid] = values_hash(item.attributes)
                 elif isinstance(outcome, ThrottledError):
                     throttle = throttle or outcome
                 else:
@@ -313,6 +322,8 @@ def _write_all(job: DatastoreJob, purview: PurviewClient, writes: list[Write], a
                 stop.set()
             top_up()
 
+    if hashes:
+        job.services.push_state.put_hashes(job.integration.id, snapshot_id, hashes)
     for item, exc in failures[:MAX_LISTED_ERRORS]:
         message, action = describe_failure(item, exc)
         report.error(message, action, asset=item.asset.qualified_name)
