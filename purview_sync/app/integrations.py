@@ -124,12 +124,17 @@ def update(services: Services, integration_id: str, body: PatchRequest) -> Integ
             settings=services.settings,
         )
         updated.purview_url = proven.purview_url
-    if new_secret is not None:
+    if new_secret is not None:  # a new reference (Key Vault: a new name, see KeyVaultSecretStore)
         updated.secret_ref = services.secrets.protect(updated.id, new_secret)
     elif updated.auth == "managed_identity":
         updated.secret_ref = None
-    services.integrations.save(updated)
-    if current.secret_ref and updated.secret_ref is None:
+    try:
+        services.integrations.save(updated)
+    except Exception:
+        if updated.secret_ref and updated.secret_ref != current.secret_ref:  # leave nothing half-written
+            services.secrets.delete(updated.id, updated.secret_ref)
+        raise
+    if current.secret_ref and current.secret_ref != updated.secret_ref:  # replaced or no longer needed
         services.secrets.delete(current.id, current.secret_ref)
     log.info("integration %s updated (%s)", updated.id, ", ".join(sorted(changed)) or "nothing")
     return updated

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import secrets
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -60,7 +61,12 @@ class FernetSecretStore:
 
 
 class KeyVaultSecretStore:
-    """One secret per integration, named from its immutable id (soft-deleted names never collide)."""
+    """One secret per integration *and secret version*: ``purview-sync-<integration id>-<version>``.
+
+    A vault keeps a deleted secret's name reserved during soft-delete (409 on ``set_secret``, for the
+    retention period, 90 days by default — azure-functions.md §3.3). Switching an integration from a client
+    secret to the managed identity deletes its secret; switching back must not need that name again, so each
+    secret stored gets a name of its own, and the previous one is deleted once the new one is in use."""
 
     def __init__(self, vault_url: str, credential: Any) -> None:
         from azure.keyvault.secrets import SecretClient
@@ -70,11 +76,12 @@ class KeyVaultSecretStore:
         self._client = SecretClient(vault_url, credential, verify_challenge_resource=public)
 
     @staticmethod
-    def secret_name(integration_id: str) -> str:
-        return f"purview-sync-{integration_id}"
+    def secret_name(integration_id: str, version: str) -> str:
+        # Key Vault names: 1–127 letters, digits and '-'; derived from ids only, never from user input
+        return f"purview-sync-{integration_id}-{version}"
 
     def protect(self, integration_id: str, secret: str) -> str:
-        name = self.secret_name(integration_id)
+        name = self.secret_name(integration_id, secrets.token_hex(4))
         self._client.set_secret(
             name, secret, content_type="purview client secret", tags={"app": "purview-sync"}
         )
