@@ -80,8 +80,10 @@ def load(local: LocalEnvironment, case: str) -> Account:
 class Isolated:
     """Points the app at one case's own simulators (settings are read from the environment)."""
 
-    def __init__(self, local: LocalEnvironment) -> None:
-        self.local, self.patch, self.accounts = local, pytest.MonkeyPatch(), []  # type: ignore[var-annotated]
+    def __init__(self, local: LocalEnvironment, api: Api) -> None:
+        self.local, self.api, self.patch = local, api, pytest.MonkeyPatch()
+        self.accounts: list[Account] = []
+        self.integrations: list[str] = []
 
     def use(self, account: Account) -> None:
         assert self.local.purview
@@ -93,6 +95,8 @@ class Isolated:
         reset_services()
 
     def close(self) -> None:
+        for integration in self.integrations:  # nothing left behind that points at a stopped simulator
+            self.api.delete(f"/integrations/{integration}")
         self.patch.undo()
         reset_services()
         for account in self.accounts:
@@ -101,8 +105,8 @@ class Isolated:
 
 
 @pytest.fixture
-def isolated(local: LocalEnvironment) -> Iterator[Isolated]:
-    isolation = Isolated(local)
+def isolated(local: LocalEnvironment, api: Api) -> Iterator[Isolated]:
+    isolation = Isolated(local, api)
     yield isolation
     isolation.close()
 
@@ -113,6 +117,7 @@ def sync_case(api: Api, local: LocalEnvironment, isolated: Isolated, case: str) 
     resp = api.post("/integrations", json=local.connect_body(purview_url=account.purview.url))
     assert resp.status_code == 201, resp.text
     integration = resp.json()["id"]
+    isolated.integrations.append(integration)
     first = run_sync(api, integration, timeout=120)
     second = run_sync(api, integration, timeout=120)  # nothing changed: nothing is written
     return {"first": first, "second": second, "state": state_of(account)}
