@@ -160,7 +160,7 @@ class FleetShare:
             try:
                 self.repo.leave(self.account, self.instance)
             except Exception as exc:
-                log.warning("Purview budget: could not leave the board: %s", exc)
+                log.info("Purview budget: could not leave the board (its row expires by itself): %s", exc)
 
     def stop(self) -> None:
         """Give the share back now (a host that shuts down)."""
