@@ -66,6 +66,9 @@ param scheduleTick string = '0 */5 * * * *'
 @minValue(0)
 param purviewMaxOpsPerSecond int = 200
 
+@description('NCRONTAB schedule (six fields, seconds first, UTC) of the poll of Qualytics finished operations.')
+param eventPollTick string = '0 */5 * * * *'
+
 @description('Storage redundancy; geo-redundant by default, as the Integrations table is the only copy of the configuration.')
 @allowed([
   'Standard_LRS'
@@ -111,6 +114,7 @@ var tableNames = [
   'LineageMappings'
   'PurviewBudget'
   'PushState'
+  'OperationPoll' // the operations poll: watermark and per-operation markers
 ]
 
 // Built-in role definition ids (azure-functions.md §3.2).
@@ -489,6 +493,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'PURVIEW_MAX_OPS_PER_SECOND'
           value: string(purviewMaxOpsPerSecond)
+        }
+        {
+          name: 'EVENT_POLL_TICK'
+          value: eventPollTick
         }
       ]
     }

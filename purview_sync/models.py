@@ -184,10 +184,17 @@ class DatastoreMessage(BaseModel):
     part: int = Field(default=0, ge=0)
 
 
+EVENT_TYPES = ("scan_completed", "anomaly_updated", "check_archived")
+
+
 class EventMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    type: Literal["scan_completed", "anomaly_updated", "check_archived"]
-    datastore_id: int
+    """An event after intake (app/event_intake.py), as queued: the datastore by id, or by name until the
+    queue resolves it. The original body ``{type, datastore_id, container_id, integration_id}`` is one."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    type: Literal["scan_completed", "anomaly_updated", "check_archived"] = "scan_completed"
+    datastore_id: int | None = None
+    datastore_name: str | None = None
     container_id: int | None = None
     integration_id: str | None = None
 

@@ -41,7 +41,9 @@ SETTING_NAMES = (
     "DATASTORE_TIME_BUDGET_SECONDS",
     "SCHEDULE_TICK",  # read by the host for the schedule timer (%SCHEDULE_TICK%)
     "PURVIEW_MAX_OPS_PER_SECOND",
+    "EVENT_POLL_TICK",  # read by the Functions host: the schedule of the operations poll (%EVENT_POLL_TICK%)
 )
+DEFAULT_EVENT_POLL_TICK = "0 */5 * * * *"
 
 # The links pushed as QualyticsURL (the UI's deep-link format is not documented — reference §13 — so
 # QUALYTICS_LINK_TEMPLATES may override any of them with a JSON object of the same keys).

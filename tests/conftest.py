@@ -15,6 +15,8 @@ from purview_sync.dev.azurite import Azurite
 from purview_sync.dev.host import DevHost
 from purview_sync.dev.local_env import LocalEnvironment
 
+NO_POLL = "0 0 0 1 1 *"  # the operations poll of the suite's hosts: once a year (1 January, 00:00 UTC)
+
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
@@ -24,7 +26,11 @@ def azurite() -> Iterator[Azurite]:
 
 @pytest.fixture(scope="session")
 def local(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnvironment]:
-    env = LocalEnvironment(workdir=tmp_path_factory.mktemp("local"), azurite=azurite).start(estate=True)
+    # The suite's hosts share one Qualytics simulator: only the poll tests' own hosts poll its operations
+    # (a poll of every session integration would push their datastores in the middle of other tests).
+    env = LocalEnvironment(
+        workdir=tmp_path_factory.mktemp("local"), azurite=azurite, event_poll_tick=NO_POLL
+    ).start(estate=True)
     patch = pytest.MonkeyPatch()
     for key, value in env.env().items():
         patch.setenv(key, value)

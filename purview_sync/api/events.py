@@ -6,8 +6,8 @@ import azure.functions as func
 
 from purview_sync.api.http import handles_errors, json_response
 from purview_sync.app import events
+from purview_sync.app.event_intake import parse_event
 from purview_sync.app.services import get_services
-from purview_sync.models import EventMessage, parse_body
 from purview_sync.storage.clients import QUEUE_EVENT_PUSH, QUEUE_EVENTS
 
 bp = func.Blueprint()
@@ -16,9 +16,9 @@ bp = func.Blueprint()
 @bp.route(route="events", methods=["POST"])
 @handles_errors
 def post_event(req: func.HttpRequest) -> func.HttpResponse:
-    body = parse_body(EventMessage, req.get_body())
-    events.accept(get_services(), body)
-    return json_response({"status": "accepted", "event": body.model_dump()}, 202)
+    event = parse_event(req.get_body())  # a Flow's JSON or text message too (app/event_intake.py)
+    events.accept(get_services(), event)
+    return json_response({"status": "accepted", "event": event.model_dump()}, 202)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=QUEUE_EVENTS, connection="AzureWebJobsStorage")

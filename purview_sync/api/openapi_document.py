@@ -151,13 +151,28 @@ class Diagnostics(_Out):
     checks: list[DiagnosticCheck]
 
 
+class EventBody(BaseModel):
+    """What ``POST /api/events`` takes: our own event, or a Qualytics Flow's message (extra keys ignored;
+    a text body with a …/datastores/<id> link works too). One datastore reference is needed: datastore_id,
+    a …/datastores/<id> link in any string value, or datastore_name."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["scan_completed", "anomaly_updated", "check_archived"] = "scan_completed"
+    datastore_id: int | None = None
+    datastore_link: str | None = None
+    target_link: str | None = None
+    datastore_name: str | None = None
+    container_id: int | None = None
+    integration_id: str | None = None
+
+
 class EventAccepted(_Out):
     status: Literal["accepted"]
     event: EventMessage
 
 
 MODELS: tuple[type[BaseModel], ...] = (
-    ConnectRequest, PatchRequest, SyncRequest, EventMessage, ErrorBody, Integration, IntegrationList,
+    ConnectRequest, PatchRequest, SyncRequest, EventBody, EventMessage, ErrorBody, Integration, IntegrationList,
     RunSummary, RunDetail, RunList, CollectionList, Health, EventAccepted, Diagnostics,
 )  # fmt: skip
 
@@ -195,11 +210,19 @@ RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "
 
 
 def _op(
-    summary: str, responses: dict[str, Any], body: type[BaseModel] | None = None, **extra: Any
+    summary: str,
+    responses: dict[str, Any],
+    body: type[BaseModel] | None = None,
+    *,
+    text_body: bool = False,
+    **extra: Any,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+        content: dict[str, Any] = {"application/json": {"schema": _ref(body)}}
+        if text_body:
+            content["text/plain"] = {"schema": {"type": "string", "description": "a message with a link"}}
+        op["requestBody"] = {"required": True, "content": content}
     return op
 
 
@@ -256,7 +279,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "/events": {
             "post": _op("Accept a Qualytics event and queue it (event-driven push)",
-                        {"202": _json(EventAccepted, "queued"), **_errors(400, 401, 413)}, EventMessage),
+                        {"202": _json(EventAccepted, "queued (an unknown datastore is dropped later, logged)"),
+                         **_errors(400, 401, 413)}, EventBody, text_body=True),
         },
         "/health": {
             "get": _op("Liveness and storage reachability (anonymous)",

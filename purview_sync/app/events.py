@@ -17,9 +17,10 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from purview_sync.app import runs
+from purview_sync.app.event_intake import parse_event, resolve_datastore
 from purview_sync.app.services import Services
 from purview_sync.errors import ApiError
 from purview_sync.models import EventMessage, Integration, iso_to_epoch
@@ -109,31 +110,45 @@ def accept(services: Services, body: EventMessage) -> None:
 
 
 def handle_event(services: Services, raw: bytes) -> None:
-    """qualytics-events: malformed → logged and dead-lettered at once (no retry storm)."""
+    """qualytics-events: malformed → logged and dead-lettered at once (no retry storm); a datastore that
+    does not exist (id or name) → logged and dropped."""
     try:
-        event = EventMessage.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        log.error("malformed %s message dead-lettered (%s: %s)", QUEUE_EVENTS, where, first.get("msg"))
+        event = parse_event(raw)
+    except ApiError as exc:
+        log.error("malformed %s message dead-lettered (%s: %s)", QUEUE_EVENTS, exc.extra.get("field"), exc.message)
         services.storage.queue(QUEUE_EVENTS + "-poison").send_message(raw.decode("utf-8", "replace"))
         return
-    targets = _targets(services, event)
+    targets = _targets(services, event.type, event.integration_id)
     if not targets:
+        return  # before the name is looked up: no Qualytics call for an event nobody takes
+    datastore_id = resolve_datastore(services, event)
+    if datastore_id is None:
+        log.warning("event %s for unknown datastore %r dropped", event.type, event.datastore_name)
         return
-    datastore = services.get_datastore(event.datastore_id)
-    if datastore is None:
-        log.warning("event %s for unknown datastore %s dropped", event.type, event.datastore_id)
-        return
+    feed(services, event.type, datastore_id, event.container_id, event.integration_id, targets)
+
+
+def feed(services: Services, kind: str, datastore_id: int, container_id: int | None,
+         integration_id: str | None, targets: list[Integration] | None = None) -> int:  # fmt: skip
+    """One event for one datastore → a coalesced push for each event-driven integration it concerns (all
+    of them when ``integration_id`` is None); how many pushes it scheduled or joined."""
+    if targets is None:
+        targets = _targets(services, kind, integration_id)
+    if not targets:
+        return 0
+    if services.get_datastore(datastore_id) is None:
+        log.warning("event %s for unknown datastore %s dropped", kind, datastore_id)
+        return 0
     for integration in targets:
-        schedule(services, integration.id, event.datastore_id, event.container_id)
+        schedule(services, integration.id, datastore_id, container_id)
+    return len(targets)
 
 
-def _targets(services: Services, event: EventMessage) -> list[Integration]:
-    if event.integration_id is not None:
-        integration = services.integrations.get(event.integration_id)
+def _targets(services: Services, kind: str, integration_id: str | None) -> list[Integration]:
+    if integration_id is not None:
+        integration = services.integrations.get(integration_id)
         if integration is None:
-            log.warning("event %s for unknown integration %s dropped", event.type, event.integration_id)
+            log.warning("event %s for unknown integration %s dropped", kind, integration_id)
             return []
         candidates = [integration]
     else:
@@ -143,7 +158,7 @@ def _targets(services: Services, event: EventMessage) -> list[Integration]:
         if integration.event_driven:
             targets.append(integration)
         else:
-            log.info("integration %s has event_driven off: event %s ignored", integration.id, event.type)
+            log.info("integration %s has event_driven off: event %s ignored", integration.id, kind)
     return targets
 
 

@@ -71,6 +71,10 @@ class QualyticsClient(ApiClient):
     def list_datastores(self) -> Iterator[dict[str, Any]]:
         return self.paged("/datastores", kind="datastores")
 
+    def find_datastores(self, name: str) -> Iterator[dict[str, Any]]:
+        """Datastores whose name is exactly ``name`` (the list's ``name`` filter)."""
+        return self.paged("/datastores", kind="datastores", params={"name": name})
+
     def get_datastore(self, datastore_id: int) -> dict[str, Any] | None:
         try:
             return self.get_json(f"/datastores/{int(datastore_id)}", kind="datastore")
@@ -87,6 +91,11 @@ class QualyticsClient(ApiClient):
             if exc.status == 404:
                 return None
             raise
+
+    def list_operations(self, **params: Any) -> Iterator[dict[str, Any]]:
+        """``GET /operations`` with its filters (``operation_type``, ``result``, ``finished``, ``start_date``,
+        ``sort_created`` …), paged."""
+        return self.paged("/operations", kind="operations", params=params)
 
     def latest_quality_score(self, datastore_id: int) -> float | None:
         """The newest snapshot's total of the datastore's score history (there is no 'current' field)."""

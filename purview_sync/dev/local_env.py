@@ -25,7 +25,7 @@ from purview_sync.dev.identities import (
 from purview_sync.dev.purview import PurviewSim
 from purview_sync.dev.qualytics import QualyticsSim
 from purview_sync.dev.tls import DevTLS, create_dev_tls
-from purview_sync.settings import DEFAULT_SCHEDULE_TICK
+from purview_sync.settings import DEFAULT_EVENT_POLL_TICK, DEFAULT_SCHEDULE_TICK
 
 
 @dataclass
@@ -39,6 +39,7 @@ class LocalEnvironment:
     qualytics: QualyticsSim | None = None
     encryption_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
     estate: SampleEstate | None = None  # the sample estate's ids, once loaded
+    event_poll_tick: str = DEFAULT_EVENT_POLL_TICK  # the test suite's hosts poll only where a test asks
     _owns_azurite: bool = False
 
     def start(self, *, estate: bool = True) -> LocalEnvironment:
@@ -85,6 +86,7 @@ class LocalEnvironment:
             "SYNC_LOCK_TTL_SECONDS": "300",
             "EVENT_COALESCE_SECONDS": "30",
             "SCHEDULE_TICK": DEFAULT_SCHEDULE_TICK,
+            "EVENT_POLL_TICK": self.event_poll_tick,
         }
         if self.azurite is not None:
             values["AzureWebJobsStorage"] = self.azurite.connection_string

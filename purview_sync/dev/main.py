@@ -36,7 +36,8 @@ def build_host(port: int) -> DevHost:
     os.environ["DEVHOST_FUNCTION_KEY"] = key
     lease = float(os.environ.get("DEVHOST_MESSAGE_LEASE_SECONDS") or 60)
     config = HostConfig.from_file(PROJECT_ROOT / "host.json")
-    return DevHost(find_app(), config, key, os.environ.get, port=port, lease_seconds=lease)
+    host_id = os.environ.get("DEVHOST_HOST_ID") or "devhost"  # hosts with one id are instances of one app
+    return DevHost(find_app(), config, key, os.environ.get, port=port, lease_seconds=lease, host_id=host_id)
 
 
 def write_state(state_dir: Path, host: DevHost) -> list[Path]:

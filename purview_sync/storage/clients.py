@@ -29,10 +29,11 @@ TABLE_EVENTS = "EventState"
 TABLE_LINEAGE_MAPPINGS = "LineageMappings"
 TABLE_BUDGET = "PurviewBudget"  # the fleet's shares of each Purview account's request budget
 TABLE_PUSH_STATE = "PushState"
+TABLE_OPERATION_POLL = "OperationPoll"  # the poll of Qualytics' finished operations: watermark and markers
 TABLES = (
     TABLE_INTEGRATIONS, TABLE_SYNC_RUNS, TABLE_TAG_MAPPINGS, TABLE_EVENTS, TABLE_LINEAGE_MAPPINGS, TABLE_BUDGET,
-    TABLE_PUSH_STATE,
-)
+    TABLE_PUSH_STATE, TABLE_OPERATION_POLL,
+)  # fmt: skip
 
 QUEUE_DATASTORE = "purview-sync-datastore"
 QUEUE_EVENTS = "qualytics-events"

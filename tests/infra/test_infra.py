@@ -26,6 +26,7 @@ import pytest
 from purview_sync.dev.host import Schedule
 from purview_sync.dev.host.functions import index_app
 from purview_sync.settings import (
+    DEFAULT_EVENT_POLL_TICK,
     DEFAULT_LINK_TEMPLATES,
     DEFAULT_SCHEDULE_TICK,
     SETTING_NAMES,
@@ -621,6 +622,20 @@ def test_numeric_settings_deploy_the_code_defaults(
         assert deployed[name] == f"string({param})", (name, deployed[name])
         default = main_doc["parameters"][param].get("default")
         assert default is not None and float(default) == float(getattr(defaults, field_name)), (name, default)
+
+
+def test_the_operations_poll_tick_is_deployed_with_its_default(main_doc: dict[str, Any]) -> None:
+    """EVENT_POLL_TICK comes from param eventPollTick, whose default is the code's (a schedule the
+    timer extension accepts: six NCRONTAB fields)."""
+    assert app_settings(main_doc).get("EVENT_POLL_TICK") == "eventPollTick"
+    param = main_doc["parameters"]["eventPollTick"]
+    default = param.get("default")
+    assert expr(default).strip("'") == DEFAULT_EVENT_POLL_TICK, default
+    assert Schedule.parse(DEFAULT_EVENT_POLL_TICK).has_seconds
+    timers = [f for f in index_app(fresh_app()) if f.schedule is not None]
+    assert [(f.name, f.schedule) for f in timers if f.name == "poll_operations"] == [
+        ("poll_operations", "%EVENT_POLL_TICK%")
+    ]
 
 
 def test_parameters_file(main_doc: dict[str, Any]) -> None:

@@ -12,7 +12,8 @@ Where things live: ``knobs`` (the behaviours the references leave open, ``config
 paging — and the wire behaviour), ``state`` (tables, seeding, inspection, tag inheritance), ``payloads``
 (record → JSON — and the payload choices), ``catalog`` (connections, datastores, containers, fields),
 ``findings`` (anomalies, checks), ``tags`` (global tags — and the tag semantics), ``access`` (role, team
-permissions, the lineage add-on — and their knobs), ``lineage`` (computed containers, lineage edge writes).
+permissions, the lineage add-on — and their knobs), ``lineage`` (computed containers, lineage edge writes),
+``operations`` (finished and running operations — and their knobs).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from purview_sync.dev.qualytics.catalog import CatalogRoutes
 from purview_sync.dev.qualytics.findings import FindingRoutes
 from purview_sync.dev.qualytics.knobs import QualyticsKnobs
 from purview_sync.dev.qualytics.lineage import LineageRoutes
+from purview_sync.dev.qualytics.operations import OperationRecord, OperationRoutes
 from purview_sync.dev.qualytics.records import (
     DEFAULT_TOKEN,
     AnomalyRecord,
@@ -57,7 +59,7 @@ class Recorded:
     body: Any
 
 
-class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, LineageRoutes):
+class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, LineageRoutes, OperationRoutes):
     """Qualytics API fake: seed it with the seeding methods, point a client at ``api_url``, inspect state."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, ui_url: str | None = None,
@@ -157,6 +159,8 @@ class QualyticsSim(CatalogRoutes, FindingRoutes, TagRoutes, AccessRoutes, Lineag
         add("GET", "/anomalies/{id}", "anomalies.get", self._get_anomaly)
         add("GET", "/quality-checks", "checks.list", self._list_checks)
         add("GET", "/quality-checks/{id}", "checks.get", self._get_check)
+        add("GET", "/operations", "operations.list", self._list_operations)
+        add("GET", "/operations/{id}", "operations.get", self._get_operation)
         add("GET", "/global-tags/listing", "tags.listing", self._tags_listing)
         add("GET", "/global-tags", "tags.list", self._list_tags)
         add("POST", "/global-tags", "tags.create", self._create_tag, needs="Editor")
@@ -175,6 +179,7 @@ __all__ = [
     "ContainerRecord",
     "DatastoreRecord",
     "FieldRecord",
+    "OperationRecord",
     "QualyticsKnobs",
     "QualyticsSim",
     "Recorded",

@@ -41,6 +41,8 @@ RESPONSES: dict[str, str | list[str]] = {
     "tags.create": "GlobalTagItem",
     "tags.put": "GlobalTagItem",
     "tags.listing": ["GlobalTagListingItem"],
+    "operations.list": "PageEnvelope",  # its items: "Operation" (tests/dev/qualytics/test_operations.py)
+    "operations.get": "Operation",
 }
 REQUESTS = {
     "datastores.put": "UpdateDatastoreBody",

@@ -59,6 +59,10 @@ def exercise(sim: QualyticsSim, api: Api, estate: dict[str, int]) -> None:
     api.get("/global-tags/listing")
     api.get("/global-tags/Catalog")
     api.get("/global-tags/pii")
+    operation = sim.record_operation(ds, "scan")
+    sim.record_operation(ds, "profile", "running")
+    api.all_items("/operations", datastore=ds)
+    api.get(f"/operations/{operation}")
 
 
 SETTINGS = [{}] + [{knob: value} for knob, values in CHOICES.items() for value in values[1:]]
