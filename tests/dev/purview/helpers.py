@@ -5,9 +5,7 @@ requests client trusting the dev CA, and the spec-example field comparison.
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -15,22 +13,9 @@ import requests
 
 from purview_sync.dev.purview import PurviewSim
 from purview_sync.dev.tls import DevTLS
+from tests.shared_specs import specs_dir
 
-
-def _specs_dir() -> Path:
-    """``shared/`` sits beside the checkout (locally and in CI); PURVIEW_SPECS_DIR overrides it."""
-    candidates = [
-        Path(os.environ["PURVIEW_SPECS_DIR"]) if os.environ.get("PURVIEW_SPECS_DIR") else None,
-        Path(__file__).resolve().parents[4] / "shared" / "specs" / "purview",
-        Path("/work/shared/specs/purview"),
-    ]
-    for candidate in candidates:
-        if candidate is not None and candidate.is_dir():
-            return candidate
-    raise RuntimeError("the Purview spec folder shared/specs/purview was not found beside the checkout")
-
-
-SPECS = _specs_dir()
+SPECS = specs_dir("purview")
 TENANT = "8a1f6c2e-5b7d-4e39-9c0a-3d2e1f4b6a70"
 OTHER_TENANT = "0b9e8d7c-6a5f-4e3d-2c1b-a09f8e7d6c5b"
 APP = "5c2f0a9e-1d3b-4e6f-8a7c-9b0d1e2f3a4b"  # the sync's client id, granted everything

@@ -5,14 +5,14 @@ use it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
 from purview_sync.dev.qualytics import Recorded
+from tests.shared_specs import qualytics_schemas_path
 
-SPECS = Path(__file__).resolve().parents[3] / ".." / "shared" / "specs" / "qualytics" / "schemas.json"
+SPECS = qualytics_schemas_path()
 DEFS = json.loads(SPECS.read_text())["$defs"]
 
 # route kind → the $def of its 2xx body; a list means "an array of"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -11,13 +10,13 @@ from jsonschema import Draft202012Validator
 from purview_sync.dev.qualytics import QualyticsSim
 from purview_sync.dev.qualytics.records import DIMENSIONS, dimension_scores
 from tests.dev.qualytics.support import Api
+from tests.shared_specs import qualytics_schemas_path
 
-SCHEMAS = Path(__file__).resolve().parents[4] / "shared" / "specs" / "qualytics" / "schemas.json"
+SCHEMAS = qualytics_schemas_path()
 
 
 def quality_score_validator() -> Draft202012Validator:
-    path = SCHEMAS if SCHEMAS.is_file() else Path("/work/shared/specs/qualytics/schemas.json")
-    doc = json.loads(path.read_text())
+    doc = json.loads(SCHEMAS.read_text())
     return Draft202012Validator({"$ref": "#/$defs/QualityScore", "$defs": doc["$defs"]})
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -14,17 +13,14 @@ import pytest
 
 from purview_sync.dev.qualytics import QualyticsSim
 from tests.dev.qualytics.support import Api
+from tests.shared_specs import qualytics_schemas_path
 
 NOW = dt.datetime.now(dt.UTC)
 
 
 @lru_cache(maxsize=1)
 def schemas() -> dict[str, Any]:
-    for candidate in (Path(__file__).resolve().parents[4] / "shared" / "specs" / "qualytics",
-                      Path("/work/shared/specs/qualytics")):  # fmt: skip
-        if (candidate / "schemas.json").exists():
-            return json.loads((candidate / "schemas.json").read_text())
-    raise RuntimeError("shared/specs/qualytics/schemas.json was not found beside the checkout")
+    return json.loads(qualytics_schemas_path().read_text())
 
 
 def conforms(instance: Any, definition: str) -> None:
