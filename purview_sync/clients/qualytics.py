@@ -24,6 +24,18 @@ DEFINITION_KEYS = {  # a computed container's fields that say what it reads (qua
 }
 
 
+def reference_id(value: Any) -> int | None:
+    """The id of a Qualytics reference: an int, a numeric string or an object with ``id`` (None otherwise)."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class QualyticsClient(ApiClient):
     service = "qualytics"
 

@@ -16,7 +16,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from purview_sync.storage.clients import TABLE_LINEAGE_MAPPINGS, StorageClients
-from purview_sync.storage.tables import to_json
+from purview_sync.storage.tables import delete_partition, to_json
 
 
 @dataclass
@@ -86,7 +86,4 @@ class LineageRepo:
             pass
 
     def delete_all(self, integration_id: str) -> None:
-        for e in self.table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": integration_id}, select=["RowKey"]
-        ):
-            self.table.delete_entity(integration_id, e["RowKey"])
+        delete_partition(self.table, integration_id)

@@ -13,6 +13,7 @@ from purview_sync.storage.clients import (
     TABLE_TAG_MAPPINGS,
     StorageClients,
 )
+from purview_sync.storage.tables import delete_partition
 
 TAG_KIND = "tag"  # resource_kind of the rows that record a tag itself as pull's (created or taken over)
 
@@ -147,7 +148,4 @@ class MappingRepo:
                         pass
 
     def delete_all(self, integration_id: str) -> None:
-        for e in self.table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": integration_id}, select=["RowKey"]
-        ):
-            self.table.delete_entity(integration_id, e["RowKey"])
+        delete_partition(self.table, integration_id)

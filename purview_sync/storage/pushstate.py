@@ -10,6 +10,7 @@ from __future__ import annotations
 from azure.data.tables import TableClient
 
 from purview_sync.storage.clients import TABLE_PUSH_STATE, StorageClients
+from purview_sync.storage.tables import delete_partition
 
 
 class PushStateRepo:
@@ -34,7 +35,12 @@ class PushStateRepo:
         """Upserts in transactions of ≤ 100 (one partition)."""
         prefix = self._prefix(datastore_id)
         rows = [
-            {"PartitionKey": integration_id, "RowKey": prefix + guid, "hash": value, "datastore_id": int(datastore_id)}
+            {
+                "PartitionKey": integration_id,
+                "RowKey": prefix + guid,
+                "hash": value,
+                "datastore_id": int(datastore_id),
+            }
             for guid, value in hashes.items()
         ]
         ops = [("upsert", row) for row in rows]
@@ -42,7 +48,4 @@ class PushStateRepo:
             self.table.submit_transaction(ops[start : start + 100])  # type: ignore[arg-type]
 
     def delete_all(self, integration_id: str) -> None:
-        for e in self.table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": integration_id}, select=["RowKey"]
-        ):
-            self.table.delete_entity(integration_id, e["RowKey"])
+        delete_partition(self.table, integration_id)

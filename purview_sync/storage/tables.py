@@ -31,3 +31,9 @@ def load_json_list(raw: str | None) -> list[Any]:
         return json.loads(raw or "[]")
     except json.JSONDecodeError:  # truncated by the 32 KB property limit
         return [{"message": "error list truncated", "action": "see the function logs"}]
+
+
+def delete_partition(table: TableClient, partition_key: str) -> None:
+    """Every row of one partition (an integration's rows of a table), one by one."""
+    for e in table.query_entities("PartitionKey eq @pk", parameters={"pk": partition_key}, select=["RowKey"]):
+        table.delete_entity(partition_key, e["RowKey"])

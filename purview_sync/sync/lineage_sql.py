@@ -21,6 +21,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from purview_sync.clients.qualytics import reference_id
+
 DIALECT = "tsql"
 
 
@@ -75,23 +77,14 @@ def query_tables(query: str) -> list[TableName]:
     return list(found.values())
 
 
-def _id(value: Any) -> int | None:
-    if isinstance(value, dict):
-        value = value.get("id")
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def container_sources(container: dict[str, Any]) -> list[SourceRef]:
     """The containers a computed join / computed file reads (a computed table reads tables: see above)."""
     kind = container.get("container_type")
-    own_ds = _id(container.get("datastore")) or _id(container.get("datastore_id"))
+    own_ds = reference_id(container.get("datastore")) or reference_id(container.get("datastore_id"))
     if kind == "computed_file":
-        cid = _id(container.get("source_container")) or _id(container.get("source_container_id"))
+        cid = reference_id(container.get("source_container")) or reference_id(
+            container.get("source_container_id")
+        )
         return [SourceRef(cid, own_ds)] if cid is not None else []
     if kind != "computed_join":
         return []
@@ -99,16 +92,18 @@ def container_sources(container: dict[str, Any]) -> list[SourceRef]:
     if isinstance(sources, list) and sources:
         refs = []
         for item in sorted(sources, key=lambda s: (s.get("ordinal") or 0) if isinstance(s, dict) else 0):
-            cid = _id(item.get("container_id")) if isinstance(item, dict) else None
+            cid = reference_id(item.get("container_id")) if isinstance(item, dict) else None
             if cid is not None:
-                refs.append(SourceRef(cid, _id(item.get("datastore_id")) or own_ds))
+                refs.append(SourceRef(cid, reference_id(item.get("datastore_id")) or own_ds))
         return refs
     refs = []
     for side in ("left", "right"):
-        cid = _id(container.get(f"{side}_container_id")) or _id(container.get(f"{side}_container"))
+        cid = reference_id(container.get(f"{side}_container_id")) or reference_id(
+            container.get(f"{side}_container")
+        )
         if cid is None:
             continue
-        ds = own_ds if side == "left" else (_id(container.get("right_datastore_id")) or own_ds)
+        ds = own_ds if side == "left" else (reference_id(container.get("right_datastore_id")) or own_ds)
         refs.append(SourceRef(cid, ds, side, str(container.get(f"{side}_prefix") or side)))
     return refs
 

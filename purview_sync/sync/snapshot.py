@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from purview_sync.clients.http import HttpError
-from purview_sync.clients.qualytics import FINDINGS, QualyticsClient
+from purview_sync.clients.qualytics import FINDINGS, QualyticsClient, reference_id
 
 FIELD_CONCURRENCY = 8
 SCORE_FORBIDDEN_ACTION = (
@@ -52,17 +52,6 @@ def has_metrics(container: dict[str, Any]) -> bool:
     return isinstance(metrics, dict) and any(key in metrics for key in METRIC_KEYS)
 
 
-def _ref_id(value: Any) -> int | None:
-    if isinstance(value, dict):
-        value = value.get("id")
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _named_fields(refs: Any) -> list[str] | None:
     if not isinstance(refs, list):
         return None
@@ -77,7 +66,7 @@ def _named_fields(refs: Any) -> list[str] | None:
 
 def attribution(what: str, item: dict[str, Any]) -> tuple[int, list[str]] | None:
     """(container id, field names) an Active anomaly or check names; None when it does not name both."""
-    cid = _ref_id(item.get("container"))
+    cid = reference_id(item.get("container"))
     if cid is None:
         return None
     if what == "checks":
@@ -109,7 +98,7 @@ def with_host(client: QualyticsClient, datastore: dict[str, Any]) -> dict[str, A
     connection = datastore.get("connection")
     if datastore.get("host") or not isinstance(connection, dict) or connection.get("host"):
         return datastore
-    connection_id = _ref_id(connection)
+    connection_id = reference_id(connection)
     if connection_id is None:
         return datastore
     details = client.get_connection(connection_id) or {}
@@ -158,7 +147,7 @@ class DatastoreSnapshot:
             found = tables
         elif container_id is not None:  # an event push of one table: read just that container
             one = client.get_container(container_id)
-            found = [one] if one and _ref_id(one.get("datastore")) in (None, ds_id) else []
+            found = [one] if one and reference_id(one.get("datastore")) in (None, ds_id) else []
         else:
             found = list(client.list_tables(ds_id))
         tables = [t for t in found if not is_archived(t)]
@@ -177,7 +166,11 @@ class DatastoreSnapshot:
         return snapshot
 
     def _load_counts(
-        self, client: QualyticsClient, container_id: int | None, scope: list[int] | None, datastore_values: bool
+        self,
+        client: QualyticsClient,
+        container_id: int | None,
+        scope: list[int] | None,
+        datastore_values: bool,
     ) -> None:
         if datastore_values:
             try:
@@ -209,7 +202,9 @@ class DatastoreSnapshot:
                     break  # the total is known; per-column counts will be asked for instead
             self.totals[what] = total if container_id is None and scope is None else None
             if scope is not None and datastore_values and self._metric(what) is None:
-                self.totals[what] = client.active_total(what, self.id)  # a slice's total is not the datastore's
+                self.totals[what] = client.active_total(
+                    what, self.id
+                )  # a slice's total is not the datastore's
             self.by_field[what] = by_field
             self.attributable[what] = attributable
         self.counts_loaded = True
