@@ -24,6 +24,13 @@ def azurite() -> Iterator[Azurite]:
         yield instance
 
 
+@pytest.fixture
+def own_azurite() -> Iterator[Azurite]:
+    """An Azurite of the test's own, for hosts whose storage the test stops, restarts or shares between them."""
+    with Azurite() as instance:
+        yield instance
+
+
 @pytest.fixture(scope="session")
 def local(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnvironment]:
     # The suite's hosts share one Qualytics simulator: only the poll tests' own hosts poll its operations

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import azure.functions as func
 import pytest
 
 import function_app
-from purview_sync.app.services import get_services
+from purview_sync.app.services import Services, get_services
+from purview_sync.clients.auth import make_credential
+from purview_sync.clients.http import reset_limiters
+from purview_sync.clients.purview import PurviewClient
+from purview_sync.dev.identities import APP_CLIENT_ID, APP_CLIENT_SECRET, TENANT_ID
 from purview_sync.dev.local_env import LocalEnvironment
+from purview_sync.dev.purview import PurviewSim
+from purview_sync.sync import typedef
 from tests.conftest import Api
 
 TERMINAL = {"completed", "completed_with_errors", "cancelled", "failed"}
@@ -87,3 +95,23 @@ def fresh_app() -> func.FunctionApp:
     for blueprint in blueprints.values():
         app.register_functions(blueprint)
     return app
+
+
+@contextlib.contextmanager
+def empty_purview_account(
+    local: LocalEnvironment, services: Services, account: str
+) -> Iterator[tuple[PurviewSim, PurviewClient]]:
+    """A Purview account of its own (the ``Qualytics`` group is account-wide, so the shared one cannot show
+    its creation) with a client for it; the process forgets the group and its pacing afterwards."""
+    assert local.tls and local.entra
+    sim = PurviewSim(local.tls, account=account, tenant_id=TENANT_ID, token_verifier=local.entra.verify).start()
+    sim.grant(APP_CLIENT_ID, "data_reader", "data_curator")
+    credential = make_credential(TENANT_ID, APP_CLIENT_ID, APP_CLIENT_SECRET, services.settings)
+    client = PurviewClient(sim.url, credential, [f"127.0.0.1:{sim.server.port}"])
+    try:
+        yield sim, client
+    finally:
+        client.close()
+        sim.stop()
+        typedef.forget_ensured()
+        reset_limiters()

@@ -6,7 +6,6 @@ The killed host uses its own Azurite so that the session's in-process devhost ca
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,6 @@ from tests.helpers import run_sync, wait_for_release
 
 LEASE_SECONDS = 3
 LOCK_TTL_SECONDS = 15
-
-
-@pytest.fixture
-def own_azurite() -> Iterator[Azurite]:
-    with Azurite() as azurite:
-        yield azurite
 
 
 def host_env(local: LocalEnvironment, azurite: Azurite) -> dict[str, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,6 @@ from tests.hardening import HostProcess, build_estate, services_on, wait_for_run
 
 BUDGET = 15  # requests per second, both hosts together
 WINDOW = 5.0
-
-
-@pytest.fixture
-def own_azurite() -> Iterator[Azurite]:
-    with Azurite() as azurite:
-        yield azurite
 
 
 def host_env(local: LocalEnvironment, azurite: Azurite) -> dict[str, str]:

@@ -12,16 +12,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from purview_sync.app.services import Services
-from purview_sync.clients.auth import make_credential
-from purview_sync.clients.http import reset_limiters
 from purview_sync.clients.purview import PurviewClient
-from purview_sync.dev.local_env import APP_CLIENT_ID, APP_CLIENT_SECRET, TENANT_ID, LocalEnvironment
+from purview_sync.dev.local_env import TENANT_ID, LocalEnvironment
 from purview_sync.dev.purview import PurviewSim
 from purview_sync.dev.qualytics.records import dimension_scores
 from purview_sync.models import Integration
 from purview_sync.sync import typedef
 from tests.conftest import Api
-from tests.helpers import datastore_entry, run_sync
+from tests.helpers import datastore_entry, empty_purview_account, run_sync
 
 GROUP = "Qualytics"
 DIMS = {d: d.title() for d in typedef.DIMENSIONS}  # score key → attribute name
@@ -162,16 +160,8 @@ def test_dimension_scores_must_be_a_json_boolean(api: Api, local: LocalEnvironme
 
 @pytest.fixture
 def fresh_account(local: LocalEnvironment, services: Services) -> Iterator[tuple[PurviewSim, PurviewClient]]:
-    assert local.tls and local.entra
-    sim = PurviewSim(local.tls, account="dims", tenant_id=TENANT_ID, token_verifier=local.entra.verify).start()
-    sim.grant(APP_CLIENT_ID, "data_reader", "data_curator")
-    credential = make_credential(TENANT_ID, APP_CLIENT_ID, APP_CLIENT_SECRET, services.settings)
-    client = PurviewClient(sim.url, credential, [f"127.0.0.1:{sim.server.port}"])
-    yield sim, client
-    client.close()
-    sim.stop()
-    typedef.forget_ensured()
-    reset_limiters()
+    with empty_purview_account(local, services, "dims") as pair:
+        yield pair
 
 
 def test_the_dimensions_are_added_to_an_existing_group_once_with_put(

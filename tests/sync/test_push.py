@@ -15,7 +15,7 @@ import pytest
 from purview_sync.app.services import Services
 from purview_sync.clients.http import AdaptiveLimiter, ThrottledError, reset_limiters
 from purview_sync.clients.purview import PurviewClient
-from purview_sync.dev.local_env import APP_CLIENT_ID, APP_CLIENT_SECRET, TENANT_ID, LocalEnvironment
+from purview_sync.dev.local_env import APP_CLIENT_ID, TENANT_ID, LocalEnvironment
 from purview_sync.dev.purview import PurviewSim
 from purview_sync.sync import push as push_module
 from purview_sync.sync import typedef
@@ -23,7 +23,7 @@ from purview_sync.sync.datastore import sync_datastore
 from purview_sync.sync.job import DatastoreJob
 from purview_sync.sync.matcher import ALL_APPLICABLE_TYPES
 from tests.conftest import Api
-from tests.helpers import datastore_entry, run_sync, set_time_budget
+from tests.helpers import datastore_entry, empty_purview_account, run_sync, set_time_budget
 
 GROUP = "Qualytics"
 TYPEDEF_KINDS = ("businessmetadatadef_by_name", "typedefs_create", "typedefs_update")
@@ -457,20 +457,8 @@ def test_the_limiter_paces_every_worker_after_a_429_and_recovers() -> None:
 @pytest.fixture
 def fresh_account(local: LocalEnvironment, services: Services) -> Iterator[tuple[PurviewSim, PurviewClient]]:
     """A second, empty Purview account (the group is account-wide, so the shared one cannot show creation)."""
-    from purview_sync.clients.auth import make_credential
-
-    assert local.tls and local.entra
-    sim = PurviewSim(
-        local.tls, account="fresh", tenant_id=TENANT_ID, token_verifier=local.entra.verify
-    ).start()
-    sim.grant(APP_CLIENT_ID, "data_reader", "data_curator")
-    credential = make_credential(TENANT_ID, APP_CLIENT_ID, APP_CLIENT_SECRET, services.settings)
-    client = PurviewClient(sim.url, credential, [f"127.0.0.1:{sim.server.port}"])
-    yield sim, client
-    client.close()
-    sim.stop()
-    typedef.forget_ensured()
-    reset_limiters()
+    with empty_purview_account(local, services, "fresh") as pair:
+        yield pair
 
 
 def test_the_group_is_created_once_then_cached(fresh_account: tuple[PurviewSim, PurviewClient]) -> None:

@@ -9,13 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from purview_sync.app.services import Services
-from purview_sync.clients.auth import make_credential
-from purview_sync.clients.http import reset_limiters
 from purview_sync.clients.purview import PurviewClient
-from purview_sync.dev.local_env import APP_CLIENT_ID, APP_CLIENT_SECRET, TENANT_ID, LocalEnvironment
+from purview_sync.dev.local_env import LocalEnvironment
 from purview_sync.dev.purview import PurviewSim
 from purview_sync.sync import typedef
 from purview_sync.sync.matcher import ALL_APPLICABLE_TYPES
+from tests.helpers import empty_purview_account
 
 GROUP = "Qualytics"
 
@@ -23,17 +22,8 @@ GROUP = "Qualytics"
 @pytest.fixture
 def account(local: LocalEnvironment, services: Services) -> Iterator[tuple[PurviewSim, PurviewClient]]:
     """An empty Purview account of its own (the group is account-wide) and a client for it."""
-    assert local.tls and local.entra
-    sim = PurviewSim(local.tls, account="typedefs", tenant_id=TENANT_ID, token_verifier=local.entra.verify)
-    sim.start()
-    sim.grant(APP_CLIENT_ID, "data_reader", "data_curator")
-    credential = make_credential(TENANT_ID, APP_CLIENT_ID, APP_CLIENT_SECRET, services.settings)
-    client = PurviewClient(sim.url, credential, [f"127.0.0.1:{sim.server.port}"])
-    yield sim, client
-    client.close()
-    sim.stop()
-    typedef.forget_ensured()
-    reset_limiters()
+    with empty_purview_account(local, services, "typedefs") as pair:
+        yield pair
 
 
 def applicable_types(sim: PurviewSim) -> list[str]:
