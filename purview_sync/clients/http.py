@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 FLEET_WAIT_SECONDS = 0.05  # how often a request with no share of the fleet's budget looks again
+# a paced limiter keeps the slots it could not use for up to this long (GCRA tolerance): a latency hiccup
+# that leaves every worker busy does not lose those slots for good, and the rate over any 5-s window stays
+# within (5 + BANK_SECONDS) / 5 of the pace
+BANK_SECONDS = 0.25
 DEFAULT_TIMEOUT_SECONDS = 30.0  # per request: to connect, and between two reads (read when a client is made)
 
 
@@ -127,6 +131,9 @@ class AdaptiveLimiter:
     * each success adds ``increase / rate`` (additive increase: +``increase`` req/s per second of clean
       traffic); above ``max_rate``, or after ``quiet_seconds`` without a 429, pacing stops.
 
+    A paced limiter (AIMD or the fleet share) banks the slots it could not use for ``bank_seconds``: a
+    moment when every worker was busy is made up for right after, within a bounded burst.
+
     A wait that would end past the caller's deadline raises ``ThrottledError`` at once, so a throttle that
     outlasts the time budget ends the work instead of the function timeout. The throttled request itself is
     retried by ``RetryPolicy`` (no second retry loop here).
@@ -141,12 +148,13 @@ class AdaptiveLimiter:
         decrease: float = 0.5,
         quiet_seconds: float = 60.0,
         max_pause: float = 600.0,
+        bank_seconds: float = BANK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.min_rate, self.max_rate = min_rate, max_rate
         self.increase, self.decrease = increase, decrease
-        self.quiet_seconds, self.max_pause = quiet_seconds, max_pause
+        self.quiet_seconds, self.max_pause, self.bank_seconds = quiet_seconds, max_pause, bank_seconds
         self.clock, self.sleep = clock, sleep
         self.rate: float | None = None  # requests per second; None = unpaced
         self.throttles = 0  # 429s seen (all episodes)
@@ -184,10 +192,11 @@ class AdaptiveLimiter:
                     return self._let_through(now)  # its slot has come and no pause began meanwhile
                 pace = self._pace()
                 start = max(now, self._paused_until)
+                slot = max(self._next_slot, now - self.bank_seconds)  # slots unused for ≤ bank_seconds
                 if pace is not None and pace <= 0:  # no share of the fleet's budget yet: look again soon
                     start = max(start, now + FLEET_WAIT_SECONDS)
                 elif pace is not None:
-                    start = max(start, self._next_slot)
+                    start = max(start, slot)
                 if deadline is not None and start > deadline:
                     raise ThrottledError(
                         f"{what}: the service kept throttling (HTTP 429) and the next request could only "
@@ -196,8 +205,8 @@ class AdaptiveLimiter:
                 if pace is not None and pace <= 0:
                     reserved = False
                 else:
-                    if pace is not None:
-                        self._next_slot = start + 1.0 / pace
+                    if pace is not None:  # a banked slot is used up: the next one follows it, not now
+                        self._next_slot = max(slot, start - self.bank_seconds) + 1.0 / pace
                     if start <= now:
                         return self._let_through(now)
                     reserved = True

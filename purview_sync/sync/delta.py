@@ -8,6 +8,8 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from purview_sync.sync.job import DatastoreJob
@@ -52,3 +54,37 @@ def warn_once(job: DatastoreJob, message: str) -> None:
         _warned_runs.add(key)
     log.warning("%s", message)
     job.report.warnings.append(message)
+
+
+class HashRecorder:
+    """Records what push wrote where (the ``PushState`` hashes) while it writes: every ``every`` hashes go
+    to storage on a thread of their own, so the writes to Purview never wait for Table Storage (saving a
+    slice's hashes at its end cost ~10 % of the push's time). ``close`` waits for the last batch and
+    raises the first storage error, as saving them in one go did."""
+
+    def __init__(self, put: Callable[[dict[tuple[int, str], str]], None], every: int = 100) -> None:
+        self._put, self._every = put, every
+        self._batch: dict[tuple[int, str], str] = {}
+        self._saves: list[Future[None]] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def add(self, container: int, guid: str, values: dict[str, Any]) -> None:
+        """The values written on an asset of this container (0 = the datastore's own asset)."""
+        self._batch[(container, guid)] = values_hash(values)
+        if len(self._batch) >= self._every:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-state")
+        self._saves.append(self._pool.submit(self._put, self._batch))
+        self._batch = {}
+
+    def close(self) -> None:
+        self._flush()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        for save in self._saves:
+            save.result()

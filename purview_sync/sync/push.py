@@ -50,13 +50,19 @@ from typing import Any
 
 import requests
 
-from purview_sync.clients.connection import TOKEN_HINT
-from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError, error_text
+from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError
 from purview_sync.clients.purview import PurviewClient
 from purview_sync.settings import LinkTemplates
-from purview_sync.sync.delta import BULK_GET_WITHOUT_VALUES, changed_values, values_hash, warn_once
+from purview_sync.sync.delta import (
+    BULK_GET_WITHOUT_VALUES,
+    HashRecorder,
+    changed_values,
+    values_hash,
+    warn_once,
+)
 from purview_sync.sync.job import DatastoreJob, SyncContext
 from purview_sync.sync.matcher import MatchedAsset
+from purview_sync.sync.push_failures import describe_failure
 from purview_sync.sync.snapshot import DatastoreSnapshot
 from purview_sync.sync.typedef import (
     DIMENSIONS,
@@ -74,6 +80,7 @@ PUSH_CONCURRENCY = 8
 HEARTBEAT_EVERY = 100  # writes between two lock renewals
 MAX_LISTED_ERRORS = 20  # per-write errors listed one by one; the rest are summed up in one entry
 REFUSALS_BEFORE_STOP = 20  # 401/403 on this many writes and not one success: stop asking
+
 
 @dataclass(frozen=True)
 class AssetFacts:
@@ -94,6 +101,7 @@ class Write:
     asset: MatchedAsset
     attributes: dict[str, Any]  # every attribute of the group that has a value (not only what changed)
     changed: int  # how many of them differ from what Purview holds (all of them when that is unknown)
+    container: int = 0  # the Qualytics container the asset belongs to (0 = the datastore's own asset)
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -179,29 +187,30 @@ def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
     attributes = attributes_for(job.integration)
     settings = job.services.settings
     links = LinkTemplates(settings.qualytics_ui_url.rstrip("/"), settings.qualytics_link_templates)
-    targets: list[tuple[MatchedAsset, AssetFacts]] = []
+    targets: list[tuple[MatchedAsset, AssetFacts, int]] = []  # (asset, facts, container id)
     if job.container_id is None and match.root is not None and context.with_root:
-        targets.append((match.root, datastore_facts(snapshot, links)))
+        targets.append((match.root, datastore_facts(snapshot, links), 0))
     tables = {int(t["id"]): t for t in snapshot.tables}
     for cid, asset in match.tables.items():
         if cid in tables:
-            targets.append((asset, table_facts(snapshot, tables[cid], links)))
+            targets.append((asset, table_facts(snapshot, tables[cid], links), cid))
     matched = [(cid, fld) for cid, fields in snapshot.fields_by_table.items() for fld in fields
                if int(fld["id"]) in match.columns]  # fmt: skip
     snapshot.prefetch_columns((cid, str(fld.get("name", ""))) for cid, fld in matched)
     for cid, fld in matched:
-        targets.append((match.columns[int(fld["id"])], column_facts(snapshot, cid, fld, links)))
+        targets.append((match.columns[int(fld["id"])], column_facts(snapshot, cid, fld, links), cid))
 
-    shown = any(asset.business_attributes for asset, _ in targets)  # does this account return them?
+    shown = any(asset.business_attributes for asset, _, _ in targets)  # does this account return them?
     written: dict[str, str] = {}
     if targets and not shown:
-        written = job.services.push_state.hashes(job.integration.id, snapshot.id)
+        containers = {container for _, _, container in targets}
+        written = job.services.push_state.hashes(job.integration.id, snapshot.id, containers)
         if written:
             warn_once(job, BULK_GET_WITHOUT_VALUES)
     writes: list[Write] = []
     unchanged = 0
     seen: set[str] = set()
-    for asset, facts in targets:
+    for asset, facts, container in targets:
         if asset.guid in seen:  # two Qualytics names matched one asset (e.g. differing only in case)
             job.report.warnings.append(f"{asset.qualified_name} matched more than once; written once")
             continue
@@ -216,7 +225,7 @@ def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
             changed = 0 if written.get(asset.guid) == values_hash(wanted) else len(wanted)
         unchanged += len(wanted) - changed
         if changed:
-            writes.append(Write(asset, wanted, changed))
+            writes.append(Write(asset, wanted, changed, container))
     return writes, unchanged
 
 
@@ -236,7 +245,8 @@ def push_datastore(job: DatastoreJob, context: SyncContext) -> None:
         _preview(job, context.purview, writes, attributes)
         return
     try:
-        ensure_qualytics_typedef(context.purview, attributes=attributes)  # needed only when something is written
+        # needed only when something is written
+        ensure_qualytics_typedef(context.purview, attributes=attributes)
     except TypedefError as exc:
         report.status, report.reason = "failed", "managed attributes unavailable"
         report.error(str(exc), exc.action, asset=anchor)
@@ -281,7 +291,8 @@ def _write_all(
         return None
 
     done = succeeded = refused = 0
-    hashes: dict[str, str] = {}  # what was written where: compared with next time if Purview hides it
+    state = job.services.push_state  # what was written where: compared with next time if Purview hides it
+    hashes = HashRecorder(lambda batch: state.put_hashes(job.integration.id, snapshot_id, batch))
     throttle: ThrottledError | None = None
     failures: list[tuple[Write, Exception]] = []
     queue: Iterator[Write] = iter(writes)
@@ -308,7 +319,7 @@ def _write_all(
                 if outcome is None:
                     succeeded += 1
                     report.attributes_written += item.changed
-                    hashes[item.asset.guid] = values_hash(item.attributes)
+                    hashes.add(item.container, item.asset.guid, item.attributes)
                 elif isinstance(outcome, ThrottledError):
                     throttle = throttle or outcome
                 else:
@@ -322,14 +333,13 @@ def _write_all(
                 stop.set()
             top_up()
 
-    if hashes:
-        job.services.push_state.put_hashes(job.integration.id, snapshot_id, hashes)
+    hashes.close()
     for item, exc in failures[:MAX_LISTED_ERRORS]:
-        message, action = describe_failure(item, exc)
+        message, action = _describe(item, exc)
         report.error(message, action, asset=item.asset.qualified_name)
     if len(failures) > MAX_LISTED_ERRORS:
         rest = failures[MAX_LISTED_ERRORS:]
-        _, action = describe_failure(*rest[-1])
+        _, action = _describe(*rest[-1])
         report.error(
             f"{len(rest)} more assets could not be written (first ones listed above).", action, anchor
         )
@@ -360,39 +370,5 @@ def _throttled(job: DatastoreJob, detail: str, written: int, total: int, anchor:
     )
 
 
-def describe_failure(item: Write, exc: Exception) -> tuple[str, str]:
-    """One failed write → (what happened, what a person should do)."""
-    name = item.asset.qualified_name
-    if isinstance(exc, HttpError):
-        detail = error_text(exc.body)
-        if exc.status == 401:  # a token problem, not a role (reference §1.6)
-            return (
-                f"Purview did not accept the token while writing the {GROUP} values of {name} "
-                f"(HTTP 401: {detail}).",
-                TOKEN_HINT,
-            )
-        if exc.status == 403:
-            return (
-                f"Purview refused to write the {GROUP} values of {name} (HTTP {exc.status}: {detail}).",
-                "Give the integration's identity the Data Curator role on the collection that holds this "
-                "asset, then run the sync again.",
-            )
-        if exc.status == 404:
-            return (
-                f"{name} no longer exists in Purview (HTTP 404: {detail}).",
-                "The asset was deleted or rescanned since it was matched; run the sync again.",
-            )
-        if exc.status in (408, 429) or exc.status >= 500:
-            return (
-                f"Purview kept failing while writing {name} (HTTP {exc.status}: {detail}).",
-                "Run the sync again later; values already written are skipped.",
-            )
-        return (
-            f"Purview rejected the {GROUP} values {item.attributes} for {name} (HTTP {exc.status}: {detail}).",
-            f"Check the '{GROUP}' managed attribute group in Purview (Data Map → Managed attributes): its "
-            f"attributes must keep their types and be applicable to {item.asset.type_name}.",
-        )
-    return (
-        f"Purview could not be reached while writing {name} ({type(exc).__name__}: {exc}).",
-        "Check the network path to the Purview account, then run the sync again.",
-    )
+def _describe(item: Write, exc: Exception) -> tuple[str, str]:
+    return describe_failure(item.asset.qualified_name, item.asset.type_name, item.attributes, exc)

@@ -100,3 +100,49 @@ def test_a_worker_that_waited_for_its_slot_looks_again_when_it_wakes() -> None:
 
     limiter.sleep = another_worker_is_throttled_meanwhile
     assert limiter.acquire() == 5.0  # not 2.0: it wakes inside the new pause and waits it out
+
+
+class FixedShare:
+    """A fleet share that never changes (the pacing rule alone, without the board)."""
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+
+    def touch(self) -> None:
+        pass
+
+    def signal_throttle(self, pause: float) -> None:
+        pass
+
+
+def test_slots_a_busy_moment_left_unused_are_made_up_for_within_the_bank() -> None:
+    now = [0.0]
+
+    def advance(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = AdaptiveLimiter(clock=lambda: now[0], sleep=advance, bank_seconds=0.25)
+    limiter.fleet = FixedShare(100.0)  # paced at 100/s: a slot every 10 ms
+    sent = [limiter.acquire() for _ in range(10)]
+    assert sent[-1] == pytest.approx(0.09)  # paced while the workers keep up
+    advance(0.2)  # every worker busy for 0.2 s: 20 slots went by unused
+    burst = [limiter.acquire() for _ in range(21)]
+    assert burst[:20] == pytest.approx([0.29] * 20)  # made up for at once …
+    assert burst[20] == pytest.approx(0.30)  # … and then paced again
+
+
+def test_the_bank_is_bounded_after_a_long_idle_spell() -> None:
+    now = [0.0]
+
+    def advance(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = AdaptiveLimiter(clock=lambda: now[0], sleep=advance, bank_seconds=0.25)
+    limiter.fleet = FixedShare(100.0)
+    limiter.acquire()
+    advance(60.0)  # a minute with nothing to send banks no more than 0.25 s of slots
+    sent = [limiter.acquire() for _ in range(100)]
+    at_once = sum(1 for t in sent if t == pytest.approx(60.0))
+    assert 25 <= at_once <= 26
+    window = [t for t in sent if t < 61.0]
+    assert len(window) <= 100 * 1.25 + 1  # a second of traffic: the pace plus the bank at most
