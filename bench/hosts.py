@@ -56,7 +56,8 @@ class SubprocessHost:
         env = {**os.environ, **self.env, "DEVHOST_FUNCTION_KEY": self.key, "PYTHONUNBUFFERED": "1"}
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "purview_sync.devhost", "--no-simulators", "--port", str(port)],
+            [sys.executable, "-m", "purview_sync.devhost", "--no-simulators", "--port", str(port),
+             "--state-dir", str(self.log_path.parent / f"state-{port}")],  # not the developer's .devhost/
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from purview_sync.app.services import Services, get_services, reset_services
+from purview_sync.clients.budget import stop_all
 from purview_sync.dev.azurite import Azurite
 from purview_sync.dev.host import DevHost
 from purview_sync.dev.local_env import LocalEnvironment
@@ -22,6 +23,7 @@ NO_POLL = "0 0 0 1 1 *"  # the operations poll of the suite's hosts: once a year
 def azurite() -> Iterator[Azurite]:
     with Azurite() as instance:
         yield instance
+        stop_all()  # the fleet budget's heartbeats leave their board before its storage goes away
 
 
 @pytest.fixture
@@ -29,6 +31,7 @@ def own_azurite() -> Iterator[Azurite]:
     """An Azurite of the test's own, for hosts whose storage the test stops, restarts or shares between them."""
     with Azurite() as instance:
         yield instance
+        stop_all()
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,8 @@ class HostProcess:
     def start(self, timeout: float = 30.0) -> HostProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "purview_sync.devhost", "--no-simulators", "--port", str(self.port)],
+            [sys.executable, "-m", "purview_sync.devhost", "--no-simulators", "--port", str(self.port),
+             "--state-dir", str(self.log_path.parent / f"state-{self.port}")],  # not the developer's .devhost/
             cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         log.close()

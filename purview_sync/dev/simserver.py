@@ -110,6 +110,8 @@ class SimServer:
         self.routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         self.faults = Faults()
         self.stats: Counter[str] = Counter()  # route kind → count (throttled/faulted counted apart)
+        # (route kind, the path's {guid}) → count: what a test did to its own assets, whatever else ran
+        self.by_guid: Counter[tuple[str, str]] = Counter()
         self._ssl_context = ssl_context
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
@@ -159,6 +161,8 @@ class SimServer:
                 self.stats[f"{kind}:{fault.status}"] += 1
                 return fault
             self.stats[kind] += 1
+            if "guid" in req.params:
+                self.by_guid[(kind, req.params["guid"])] += 1
             return handler(req)
         if allowed:
             return json_response(

@@ -69,6 +69,10 @@ def test_an_event_updates_that_datastore_only(api: Api, local: LocalEnvironment)
     assert score_in_purview(local, guid_b) == 70.0  # the other datastore was not pushed
     (event_run,) = event_runs(api, integration)
     assert event_run["options"]["pull"] is False
+    assert event_run["trigger"] == "event"  # the run's own field, as GET /syncs shows it (RunSummary)
+    runs = api.get(f"/integrations/{integration}/syncs").json()["items"]
+    manual = [r for r in runs if r["id"] != event_run["id"]]
+    assert manual and all(r["trigger"] == "manual" for r in manual)
 
 
 def test_a_burst_of_events_becomes_one_push(api: Api, local: LocalEnvironment) -> None:

@@ -16,7 +16,14 @@ from purview_sync.clients.http import reset_limiters
 from purview_sync.dev.local_env import LocalEnvironment
 from purview_sync.sync import datastore as datastore_module
 from tests.conftest import Api
-from tests.helpers import datastore_entry, run_sync, set_time_budget, wait_for_release, wait_for_run
+from tests.helpers import (
+    datastore_entry,
+    group_writes,
+    run_sync,
+    set_time_budget,
+    wait_for_release,
+    wait_for_run,
+)
 from tests.sync.test_push import Estate, add_estate, connect, ensure_group, qualytics_values
 
 TABLES = 6  # three slices of two tables
@@ -79,9 +86,9 @@ def push_run(api: Api, integration: str, estate: Estate, timeout: float = 60) ->
     return run_sync(api, integration, timeout=timeout, push=True, pull=False, datastore_ids=[estate.ds])
 
 
-def writes(local: LocalEnvironment) -> int:
+def writes(local: LocalEnvironment, estate: Estate) -> int:
     assert local.purview
-    return local.purview.server.stats["bm_group_write"]
+    return group_writes(local.purview, estate.guids.values())
 
 
 # --- the budget cuts the push into parts ---------------------------------------------------------------
@@ -105,7 +112,7 @@ def test_a_push_needing_three_parts_under_a_small_budget_completes_with_every_va
     ensure_group(services, integration)  # the typedef calls are not part of the budget arithmetic
     set_time_budget(monkeypatch, 4.5)
     local.purview.server.set_faults(latency_s=0.6)
-    before = writes(local)
+    before = writes(local, estate)
     run = push_run(api, integration, estate, timeout=90)
     entry = datastore_entry(run, estate.ds)
     assert run["status"] == "completed", run
@@ -114,7 +121,7 @@ def test_a_push_needing_three_parts_under_a_small_budget_completes_with_every_va
     assert [d["datastore_id"] for d in run["datastores"]] == [estate.ds]  # one entry, ended once
     assert entry["attributes_written"] == N_VALUES and entry["attributes_unchanged"] == 0, entry
     assert entry["tables_matched"] == TABLES and entry["columns_matched"] == TABLES * len(COLUMNS)
-    assert writes(local) - before == N_ASSETS  # nothing written twice
+    assert writes(local, estate) - before == N_ASSETS  # nothing written twice
     local.purview.server.set_faults(latency_s=0.0)
     assert_all_values_right(local, estate)
     wait_for_release(services, integration)
@@ -174,20 +181,20 @@ def test_a_part_delivered_twice_does_nothing_more(
             real(queue, message, **kwargs)
 
     monkeypatch.setattr(services.storage, "enqueue", twice)
-    before = writes(local)
+    before = writes(local, estate)
     run = push_run(api, integration, estate)
     entry = datastore_entry(run, estate.ds)
     assert run["status"] == "completed" and entry["status"] == "completed" and entry["parts"] == 3, entry
     assert copies == [1, 2]
     assert entry["attributes_written"] == N_VALUES and entry["attributes_unchanged"] == 0, entry
-    assert writes(local) - before == N_ASSETS  # no value written twice
+    assert writes(local, estate) - before == N_ASSETS  # no value written twice
     assert_all_values_right(local, estate)
 
     # a stray copy of the last part after the end changes nothing either
     real("purview-sync-datastore", {"integration_id": integration, "run_id": run["id"],
                                     "datastore_id": estate.ds, "pull": False, "push": True, "part": 2})  # fmt: skip
     time.sleep(2)
-    assert writes(local) - before == N_ASSETS
+    assert writes(local, estate) - before == N_ASSETS
     assert datastore_entry(wait_for_run(api, integration, run["id"]), estate.ds) == entry
 
 
@@ -213,13 +220,13 @@ def test_a_part_that_crashed_mid_way_is_repaired_by_its_redelivery(
             raise RuntimeError("worker died mid-part")
 
     monkeypatch.setattr(datastore_module.SliceRunner, "_one", crash_once)
-    before = writes(local)
+    before = writes(local, estate)
     run = push_run(api, integration, estate)
     entry = datastore_entry(run, estate.ds)
     assert run["status"] == "completed", run
     assert entry["status"] == "completed" and entry["errors"] == [] and entry["attempts"] == 2, entry
     assert len(calls) == 4  # slices 1, 2 (crashed), then 2 again and 3 — slice 1 was not redone
-    assert writes(local) - before == N_ASSETS  # every asset written exactly once
+    assert writes(local, estate) - before == N_ASSETS  # every asset written exactly once
     slice_values = 2 * (1 + len(COLUMNS)) * 4  # the second slice's values, found right on the redelivery
     assert entry["attributes_written"] == N_VALUES - slice_values, entry
     assert entry["attributes_unchanged"] == slice_values, entry
@@ -249,7 +256,7 @@ def test_cancel_during_a_multi_part_datastore_ends_it_after_the_current_part(
         real_one(self, chunk, last)  # the part in progress still finishes
 
     monkeypatch.setattr(datastore_module.SliceRunner, "_one", cancel_in_part_two)
-    before = writes(local)
+    before = writes(local, estate)
     run = push_run(api, integration, estate)
     entry = datastore_entry(run, estate.ds)
     assert cancelled and cancelled[0]["status"] == "cancelling"
@@ -257,7 +264,7 @@ def test_cancel_during_a_multi_part_datastore_ends_it_after_the_current_part(
     assert entry["status"] == "cancelled" and "after part 2" in entry["reason"], entry
     assert entry["parts"] == 2, entry
     per_slice = 2 * (1 + len(COLUMNS))
-    assert writes(local) - before == 2 * per_slice  # two parts of two tables each; not the third
+    assert writes(local, estate) - before == 2 * per_slice  # two parts of two tables each; not the third
     assert entry["attributes_written"] == 2 * per_slice * 4, entry
     for i in range(4):
         assert qualytics_values(local, estate.guid(f"/t{i}")) is not None

@@ -23,7 +23,7 @@ from purview_sync.sync.datastore import sync_datastore
 from purview_sync.sync.job import DatastoreJob
 from purview_sync.sync.matcher import ALL_APPLICABLE_TYPES
 from tests.conftest import Api
-from tests.helpers import datastore_entry, empty_purview_account, run_sync, set_time_budget
+from tests.helpers import datastore_entry, empty_purview_account, group_writes, run_sync, set_time_budget
 
 GROUP = "Qualytics"
 TYPEDEF_KINDS = ("businessmetadatadef_by_name", "typedefs_create", "typedefs_update")
@@ -185,7 +185,8 @@ def test_push_writes_the_values_once_and_only_what_changed(
 
     group_existed = p.typedef(GROUP) is not None
     stats, calls_before = p.server.stats, len(p.calls)
-    before = {k: stats[k] for k in ("bm_group_write", "bm_write", *TYPEDEF_KINDS)}
+    before = {k: stats[k] for k in ("bm_write", *TYPEDEF_KINDS)}
+    writes_before = group_writes(p, estate.guids.values())
 
     first = push(api, integration, estate)
     assert first["status"] == "completed" and first["errors"] == [], first
@@ -198,7 +199,7 @@ def test_push_writes_the_values_once_and_only_what_changed(
     assert first["tables_matched"] == 3 and first["columns_matched"] == 7
     assert first["tables_unmatched"] == 1 and first["columns_unmatched"] == 1
     assert set(first["unmatched_sample"]) == {"staging_only", "orders.ghost_col"}
-    assert stats["bm_group_write"] - before["bm_group_write"] == len(expected)  # one request per asset
+    assert group_writes(p, estate.guids.values()) - writes_before == len(expected)  # one request per asset
     assert stats["typedefs_create"] - before["typedefs_create"] == (0 if group_existed else 1)
 
     calls = list(p.calls)[calls_before:]
@@ -222,17 +223,19 @@ def test_push_writes_the_values_once_and_only_what_changed(
         assert set(ALL_APPLICABLE_TYPES) <= set(applicable) and "azure_sql_view_column" in applicable
 
     # nothing changed → nothing written, and the group is not even looked up again
-    written = {k: stats[k] for k in ("bm_group_write", *TYPEDEF_KINDS)}
+    written = {k: stats[k] for k in TYPEDEF_KINDS}
+    writes_before = group_writes(p, estate.guids.values())
     second = push(api, integration, estate)
     assert second["status"] == "completed" and second["errors"] == []
     assert second["attributes_written"] == 0 and second["attributes_unchanged"] == n_values
     assert {k: stats[k] for k in written} == written
+    assert group_writes(p, estate.guids.values()) == writes_before
 
     # one score changes in Qualytics → that one value of that one asset is written
     q.set_score("field", estate.fields["orders.amount"], 42.0)
     third = push(api, integration, estate)
     assert third["attributes_written"] == 1 and third["attributes_unchanged"] == n_values - 1
-    assert stats["bm_group_write"] == written["bm_group_write"] + 1
+    assert group_writes(p, estate.guids.values()) == writes_before + 1
     assert qualytics_values(local, estate.guid("/orders#amount")) == expected["/orders#amount"] | {
         "QualityScore": 42.0
     }
@@ -346,9 +349,9 @@ def test_a_refused_write_is_reported_against_its_asset_and_the_push_goes_on(
 
     # many refusals and not one success: the list stays short and the push stops asking
     wide = add_estate(local, {"wide": {f"c{i}": 50.0 for i in range(60)}}, collection=readonly)
-    attempts = local.purview.server.stats["bm_group_write"]
+    attempts = group_writes(local.purview, wide.guids.values())
     entry = push(api, limited, wide)
-    attempts = local.purview.server.stats["bm_group_write"] - attempts
+    attempts = group_writes(local.purview, wide.guids.values()) - attempts
     assert push_module.REFUSALS_BEFORE_STOP <= attempts < 62
     listed = push_module.MAX_LISTED_ERRORS
     assert len(entry["errors"]) == listed + 2, entry["errors"]
