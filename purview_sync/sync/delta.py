@@ -35,6 +35,15 @@ def values_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def changed_count(current: dict[str, Any] | None, wanted: dict[str, Any], *, shown: bool, last: str | None) -> int:
+    """How many of ``wanted`` differ from what Purview holds: compared with the entity's values when the
+    account shows them (``shown``: some entity of the read carried ``businessAttributes``), otherwise with
+    ``last``, the hash of what was last written there (all of them when that differs or is unknown)."""
+    if current is not None or shown:
+        return len(changed_values(current, wanted))
+    return 0 if last == values_hash(wanted) else len(wanted)
+
+
 BULK_GET_WITHOUT_VALUES = (
     "Purview's bulk GET returned no businessAttributes for this datastore's assets; values were compared "
     "with what this app last wrote instead (a value changed in Purview by hand is not noticed)."

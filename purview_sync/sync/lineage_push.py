@@ -32,11 +32,12 @@ from urllib.parse import urlsplit
 from purview_sync.clients.http import HttpError, ThrottledError, error_text
 from purview_sync.clients.purview import BULK_WRITE_MAX
 from purview_sync.settings import LinkTemplates
+from purview_sync.sync.delta import changed_count, values_hash
 from purview_sync.sync.job import DatastoreJob, SyncContext
 from purview_sync.sync.lineage_sources import SourceResolver, Sources
 from purview_sync.sync.lineage_sql import column_pairs, container_sources
 from purview_sync.sync.lineage_typedef import COMPUTED_PROCESS, COMPUTED_TABLE, ensure_lineage_typedefs
-from purview_sync.sync.push import changed_values, desired_values, table_facts
+from purview_sync.sync.push import desired_values, table_facts
 from purview_sync.sync.snapshot import is_archived
 from purview_sync.sync.typedef import GROUP, TypedefError
 
@@ -334,20 +335,25 @@ class LineagePush:
         self.report.error(message, action, asset=p.qn)
 
     def _write_values(self, plans: list[Planned]) -> None:
-        """The computed entity's ``Qualytics`` values, as a table's: only the values that differ."""
-        snapshot = self.context.snapshot
-        for p in plans:
-            if p.guid is None and not (self.job.dry_run and p.entities):  # (a preview: would be created)
-                continue
-            wanted = desired_values(table_facts(snapshot, p.container, self.links))
-            current = ((p.existing_table or {}).get("businessAttributes") or {}).get(GROUP)
-            changes = changed_values(current, wanted)
-            self.report.attributes_unchanged += len(wanted) - len(changes)
-            if not changes:
+        """The computed entity's ``Qualytics`` values, as a table's (``push.plan``): all of them when any
+        differs — from the entity, or from the ``PushState`` hash when the account's reads leave them out."""
+        snapshot, state, integration = self.context.snapshot, self.job.services.push_state, self.job.integration
+        todo = [(p, desired_values(table_facts(snapshot, p.container, self.links))) for p in plans
+                if p.guid is not None or (self.job.dry_run and p.entities)]  # (a preview: would be created)
+        current = {p.qn: ((p.existing_table or {}).get("businessAttributes") or {}).get(GROUP) for p, _ in todo}
+        shown = any((p.existing_table or {}).get("businessAttributes") for p, _ in todo)
+        containers = {int(p.container["id"]) for p, _ in todo}
+        written = state.hashes(integration.id, snapshot.id, containers) if todo and not shown else {}
+        saved: dict[tuple[int, str], str] = {}
+        for p, wanted in todo:
+            changed = changed_count(current[p.qn], wanted, shown=shown, last=written.get(p.guid or ""))
+            self.report.attributes_unchanged += len(wanted) - changed
+            if not changed:
                 continue
             try:
-                if not self.job.dry_run:
-                    self.purview.write_business_metadata(p.guid, GROUP, changes)
+                if not self.job.dry_run and p.guid is not None:
+                    self.purview.write_business_metadata(p.guid, GROUP, wanted)
+                    saved[(int(p.container["id"]), p.guid)] = values_hash(wanted)
             except HttpError as exc:
                 self.report.error(
                     f"Purview refused the {GROUP} values of '{p.table['name']}' (HTTP {exc.status}: "
@@ -356,7 +362,9 @@ class LineagePush:
                     asset=p.qn,
                 )
                 continue
-            self.report.attributes_written += len(changes)
+            self.report.attributes_written += changed
+        if saved:
+            state.put_hashes(integration.id, snapshot.id, saved)
 
     def _delete(self, guids: list[str]) -> None:
         if not guids:

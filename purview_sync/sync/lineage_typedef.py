@@ -20,7 +20,7 @@ from typing import Any
 
 from purview_sync.clients.http import HttpError
 from purview_sync.clients.purview import PurviewClient
-from purview_sync.sync.typedef import TypedefError, ensure_qualytics_typedef
+from purview_sync.sync.typedef import TypedefError, ensure_qualytics_typedef, refusal
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +131,9 @@ def _create_one(purview: PurviewClient, d: dict[str, Any]) -> None:
 
 
 def _refusal(exc: HttpError) -> TypedefError | None:
-    if exc.status in (401, 403):
-        return TypedefError(
-            f"Purview refused to create the lineage types {', '.join(LINEAGE_TYPES)} (HTTP {exc.status}).",
-            "Give the integration's identity the Data Curator role on the root collection (types are "
-            "account-wide), then run the sync again.",
-        )
-    if 400 <= exc.status < 500 and exc.status not in (408, 429):
-        return TypedefError(
-            f"Purview rejected the lineage types {', '.join(LINEAGE_TYPES)}: {exc}",
-            "Check the entity types of that name in Purview: they must be DataSet / Process subtypes as the "
-            "sync defines them (see the README, Lineage).",
-        )
-    return None
+    return refusal(
+        exc,
+        f"the lineage types {', '.join(LINEAGE_TYPES)}",
+        "Check the entity types of that name in Purview: they must be DataSet / Process subtypes as the "
+        "sync defines them (see the README, Lineage).",
+    )

@@ -53,13 +53,7 @@ import requests
 from purview_sync.clients.http import THROTTLED_ACTION, HttpError, ThrottledError
 from purview_sync.clients.purview import PurviewClient
 from purview_sync.settings import LinkTemplates
-from purview_sync.sync.delta import (
-    BULK_GET_WITHOUT_VALUES,
-    HashRecorder,
-    changed_values,
-    values_hash,
-    warn_once,
-)
+from purview_sync.sync.delta import BULK_GET_WITHOUT_VALUES, HashRecorder, changed_count, warn_once
 from purview_sync.sync.job import DatastoreJob, SyncContext
 from purview_sync.sync.matcher import MatchedAsset
 from purview_sync.sync.push_failures import describe_failure
@@ -219,10 +213,7 @@ def plan(job: DatastoreJob, context: SyncContext) -> tuple[list[Write], int]:
         if not wanted:
             continue
         current = asset.business_attributes.get(GROUP)
-        if current is not None or shown:
-            changed = len(changed_values(current, wanted))
-        else:
-            changed = 0 if written.get(asset.guid) == values_hash(wanted) else len(wanted)
+        changed = changed_count(current, wanted, shown=shown, last=written.get(asset.guid))
         unchanged += len(wanted) - changed
         if changed:
             writes.append(Write(asset, wanted, changed, container))

@@ -292,22 +292,26 @@ def _unknown_type(exc: HttpError) -> str | None:
     return found.group(1).strip() if found else None
 
 
-def _refusal(exc: HttpError) -> TypedefError | None:
+def refusal(exc: HttpError, what: str, rejected_action: str) -> TypedefError | None:
+    """A typedef write Purview refused → what a person can act on; None for a failure a retry may fix.
+    ``what`` names the types (e.g. "the Qualytics managed attributes"); 401 is a token problem, 403 a role."""
     if exc.status == 401:
-        return TypedefError(
-            f"Purview did not accept the token while creating the {GROUP} managed attributes (HTTP 401).",
-            TOKEN_HINT,
-        )
+        return TypedefError(f"Purview did not accept the token while creating {what} (HTTP 401).", TOKEN_HINT)
     if exc.status == 403:
         return TypedefError(
-            f"Purview refused to create or update the {GROUP} managed attributes (HTTP {exc.status}).",
-            "Give the integration's identity the Data Curator role on the root collection (managed "
-            "attributes are account-wide), then run the sync again.",
+            f"Purview refused to create or update {what} (HTTP {exc.status}).",
+            "Give the integration's identity the Data Curator role on the root collection (types and "
+            "managed attributes are account-wide), then run the sync again.",
         )
     if 400 <= exc.status < 500 and exc.status not in (408, 429):
-        return TypedefError(
-            f"Purview rejected the {GROUP} managed attribute group: {exc}",
-            f"Check the existing '{GROUP}' managed attribute group in Purview (Data Map → Managed "
-            "attributes); its attributes must keep the names and types the sync writes.",
-        )
+        return TypedefError(f"Purview rejected {what}: {exc}", rejected_action)
     return None
+
+
+def _refusal(exc: HttpError) -> TypedefError | None:
+    return refusal(
+        exc,
+        f"the {GROUP} managed attributes",
+        f"Check the existing '{GROUP}' managed attribute group in Purview (Data Map → Managed "
+        "attributes); its attributes must keep the names and types the sync writes.",
+    )

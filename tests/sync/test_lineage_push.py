@@ -299,3 +299,39 @@ def test_many_computed_containers_go_in_calls_of_at_most_50_entities(
     sizes = [len(c.json()["entities"]) for c in entity_writes(local, since) if c.method == "POST"]
     assert sizes == [50, 10] and entry["lineage_entities_written"] == 60  # a container's two in one call
     assert all(computed_entities(local, estate.ds, cid)[1] for cid in cids)
+
+
+@pytest.mark.parametrize(
+    "knobs", [{"bm_group_post": "replace"}, {"bulk_get_business_attributes": False}],
+    ids=["bm_post_replaces_group", "bulk_get_without_business_attributes"],
+)  # fmt: skip
+def test_a_computed_entity_keeps_every_value_and_is_not_rewritten_whatever_the_account_does(
+    api: Api, local: LocalEnvironment, integration: str, knobs: dict
+) -> None:
+    """Issue 13 points 12 and 13 for the computed entities too: a changed value sends all of the group's
+    values (a replacing POST keeps the others), and an account whose reads leave the values out is compared
+    with what was last written (no rewrite on every push)."""
+    assert local.purview and local.qualytics
+    p = local.purview
+    defaults = {f.name: getattr(Knobs(), f.name) for f in fields(Knobs)}
+    p.set_knobs(**knobs)
+    try:
+        estate = make_estate(local)
+        sync(api, integration, estate.ds, push=True, pull=False)
+        cid = estate.computed["big_orders"]
+        table, _ = computed_entities(local, estate.ds, cid)
+        assert table
+        before = p.business_metadata(table["guid"])["Qualytics"]
+        assert set(before) == {"QualityScore", "AnomalyCount", "CheckCount", "QualyticsURL"}
+
+        since = len(p.calls)
+        again = sync(api, integration, estate.ds, push=True, pull=False)
+        assert again["errors"] == [], again
+        assert not [c for c in list(p.calls)[since:] if table["guid"] in c.path and "businessmetadata" in c.path]
+
+        local.qualytics.set_score("container", cid, 55.5)
+        changed = sync(api, integration, estate.ds, push=True, pull=False)
+        assert changed["errors"] == [], changed
+        assert p.business_metadata(table["guid"])["Qualytics"] == before | {"QualityScore": 55.5}
+    finally:
+        p.set_knobs(**defaults)

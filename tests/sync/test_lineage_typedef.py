@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from purview_sync.app.services import Services
+from purview_sync.clients.connection import TOKEN_HINT
+from purview_sync.clients.http import HttpError
 from purview_sync.clients.purview import PurviewClient
 from purview_sync.dev.local_env import LocalEnvironment
 from purview_sync.sync import lineage_typedef
@@ -64,3 +66,19 @@ def test_the_two_types_are_created_once_and_a_race_counts_as_success(
         late.close()
         base.close()
     assert [c.status for c in entity_def_creates(local, since)] == [409]
+
+
+def refused(status: int) -> HttpError:
+    return HttpError("Purview", "POST", "https://acct.purview.azure.com/datamap/api/types/typedefs", status,
+                     {"errorMessage": "no"}, {})  # fmt: skip
+
+
+def test_a_refused_lineage_type_names_a_token_problem_or_a_role_as_the_group_does() -> None:
+    token = lineage_typedef._refusal(refused(401))
+    assert token is not None and token.action == TOKEN_HINT and "token" in str(token)  # not a role (§1.6)
+    role = lineage_typedef._refusal(refused(403))
+    assert role is not None and "Data Curator role on the root collection" in role.action
+    assert COMPUTED_TABLE in str(role)
+    rejected = lineage_typedef._refusal(refused(400))
+    assert rejected is not None and "DataSet / Process subtypes" in rejected.action
+    assert lineage_typedef._refusal(refused(503)) is None and lineage_typedef._refusal(refused(429)) is None

@@ -82,7 +82,11 @@ class EntityRoutes(Upsert, Search):
                 if guid is not None:
                     self._require_read(caller, self._entities[guid])
                     entities.append(self._entities[guid])
-            return self._ext_response(req, entities, single=False)
+            response = self._ext_response(req, entities, single=False)
+            if not self.knobs.bulk_get_business_attributes:  # knob: as the bulk GET by guid
+                for rendered in response.body["entities"]:
+                    rendered.pop("businessAttributes", None)
+            return response
 
         # ---- entities: write ----
         @route("POST", "/atlas/v2/entity/bulk", "entity_bulk_upsert")
