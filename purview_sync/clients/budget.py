@@ -20,8 +20,11 @@ How the share is agreed — every ``period`` seconds, while this process has req
 4. a 429 seen by any instance is written to the account's ``~throttle`` row (once per episode); the others
    see it at their next read and pause until its ``Retry-After`` ends, slowing down as after their own 429.
 
-An instance with nothing to send for ``idle`` seconds leaves the board (deletes its row, stops the heartbeat);
-its next request joins again.
+An instance with nothing to send for ``want`` seconds (3 s) stops wanting as soon as another instance wants
+a share: its row says so, and the busy ones take its part at their next beat — a host whose messages are
+done does not sit on half the budget (alone, it keeps its share: a pause between two slices costs nothing).
+Idle for ``idle`` seconds it leaves the board (deletes its row, stops the heartbeat); its next request joins
+again (announce, then take a share one beat later, as on the first request).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 INSTANCE_ID = f"{uuid.uuid4().hex[:12]}-{os.getpid()}"  # this process, as the other instances see it
 PERIOD_SECONDS = 1.0
 PEER_TTL_SECONDS = 10.0
+WANT_SECONDS = 3.0
 IDLE_SECONDS = 15.0
 STALE_RATE = 1.0
 
@@ -67,10 +71,11 @@ class FleetShare:
         instance: str = INSTANCE_ID,
         period: float = PERIOD_SECONDS,
         ttl: float = PEER_TTL_SECONDS,
+        want: float = WANT_SECONDS,
         idle: float = IDLE_SECONDS,
     ) -> None:
         self.repo, self.account, self.budget, self.instance = repo, account, float(budget), instance
-        self.period, self.ttl, self.idle = period, ttl, idle
+        self.period, self.ttl, self.want, self.idle = period, ttl, min(want, idle), idle
         self.share = 0.0  # requests per second this instance may send now
         self.on_remote_throttle: Callable[[float], None] | None = None  # the limiter's pause + slow-down
         self.refreshes = 0
@@ -112,9 +117,9 @@ class FleetShare:
     # --- the heartbeat ------------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Read the board, compute and publish this instance's share (lowered first, raised last)."""
-        wants = time.monotonic() - self._last_demand < self.idle
+        quiet = time.monotonic() - self._last_demand
         try:
-            if wants and not self._announced:
+            if quiet < self.idle and not self._announced:
                 # say "I want a share" (holding none), and take one only at the next beat: every instance that
                 # joins meanwhile is seen by it, and one that joins later reads its share — so instances that
                 # join at the same moment never both take the whole budget
@@ -124,6 +129,12 @@ class FleetShare:
                 self._last_ok = time.monotonic()
                 return
             board = self.repo.read(self.account)
+            now = time.time()
+            others_want = any(
+                p.wants for p in board.peers if p.instance != self.instance and now - p.seen_at < self.ttl
+            )
+            # nothing sent for ``want`` seconds: keep the share only while no other instance wants one
+            wants = quiet < self.want or (quiet < self.idle and not others_want)
             mine = split(self.budget, self.instance, board, wants=wants, now=time.time(), ttl=self.ttl)
             if mine < self.share:
                 self.share = mine

@@ -36,8 +36,10 @@ def account() -> str:
 class Instance:
     """A FleetShare kept busy (it wants capacity) by a thread that touches it, as requests would."""
 
-    def __init__(self, repo: BudgetRepo, account: str, name: str) -> None:
-        self.share = FleetShare(repo, account, BUDGET, instance=name, period=PERIOD, ttl=TTL, idle=30.0)
+    def __init__(self, repo: BudgetRepo, account: str, name: str, want: float = 30.0) -> None:
+        self.share = FleetShare(
+            repo, account, BUDGET, instance=name, period=PERIOD, ttl=TTL, want=want, idle=30.0
+        )
         self.running = threading.Event()
         self.running.set()
         self.thread = threading.Thread(target=self._busy, daemon=True)
@@ -47,6 +49,16 @@ class Instance:
         while self.running.is_set():
             self.share.touch()
             time.sleep(0.02)
+
+    def pause(self) -> None:
+        """Nothing to send for a while (its messages are done), but the host is still up."""
+        self.running.clear()
+        self.thread.join()
+
+    def resume(self) -> None:
+        self.running.set()
+        self.thread = threading.Thread(target=self._busy, daemon=True)
+        self.thread.start()
 
     def stop(self) -> None:
         """A host that shuts down: gives its share back."""
@@ -219,3 +231,31 @@ def test_instances_joining_at_the_same_moment_never_both_take_the_whole_budget(
             s.stop()
         assert max(sums) <= BUDGET + 1e-9, (round_, max(sums))
         assert sums[-1] == pytest.approx(BUDGET), (round_, sums[-1])  # and it is all handed out
+
+
+def test_an_instance_with_nothing_to_send_gives_its_share_to_the_busy_one_and_takes_it_back_later(
+    repo: BudgetRepo, account: str, instances: list[Instance]
+) -> None:
+    want = 4 * PERIOD
+    a, b = Instance(repo, account, "a", want=want), Instance(repo, account, "b", want=want)
+    instances += [a, b]
+    wait_until(lambda: a.share.share == pytest.approx(BUDGET / 2) and b.share.share == pytest.approx(BUDGET / 2), 3)
+    b.pause()  # b's work is done; its host is still up (on the board until it has been idle for 30 s)
+    took = wait_until(lambda: a.share.share == BUDGET, 5)  # (without the rule: only after 30 s idle)
+    assert took < want + 10 * PERIOD, took  # b's beat says "not wanting", then a's beat takes it (+ load)
+    assert b.share.share == 0.0
+    assert {p.instance for p in repo.read(account).peers} == {"a", "b"}  # b still on the board, not wanting
+    b.resume()  # new work: its half again, and never more than the budget in force on the way
+    sums = sample([a, b], 1.5)
+    assert max(sums) <= BUDGET + 1e-9, max(sums)
+    wait_until(lambda: a.share.share == pytest.approx(BUDGET / 2) and b.share.share == pytest.approx(BUDGET / 2), 3)
+
+
+def test_an_instance_alone_keeps_its_share_through_a_pause(
+    repo: BudgetRepo, account: str, instances: list[Instance]
+) -> None:
+    a = Instance(repo, account, "a", want=2 * PERIOD)
+    instances.append(a)
+    wait_until(lambda: a.share.share == BUDGET, 2)
+    a.pause()  # e.g. reading the next slice from Qualytics: no Purview request for a while
+    assert min(sample([a], 6 * PERIOD)) == BUDGET  # nobody else wants any: no stall when it resumes
