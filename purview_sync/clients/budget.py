@@ -37,7 +37,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from purview_sync.storage.budget import Board, BudgetRepo
+from purview_sync.storage.budget import Board, BudgetRepo, Peer
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,16 @@ IDLE_SECONDS = 15.0
 STALE_RATE = 1.0
 
 
+def live_others(board: Board, me: str, *, now: float, ttl: float) -> list[Peer]:
+    """The other instances' rows that are fresher than ``ttl`` (an older one is a gone instance)."""
+    return [p for p in board.peers if p.instance != me and now - p.seen_at < ttl]
+
+
 def split(budget: float, me: str, board: Board, *, wants: bool, now: float, ttl: float) -> float:
     """This instance's share of ``budget`` given the others' rows (pure: the rule of the module docstring)."""
     if not wants:
         return 0.0
-    others = [p for p in board.peers if p.instance != me and now - p.seen_at < ttl]
+    others = live_others(board, me, now=now, ttl=ttl)
     wanting = 1 + sum(1 for p in others if p.wants)
     claimed = sum(p.share for p in others)
     return max(0.0, min(budget / wanting, budget - claimed))
@@ -130,12 +135,10 @@ class FleetShare:
                 return
             board = self.repo.read(self.account)
             now = time.time()
-            others_want = any(
-                p.wants for p in board.peers if p.instance != self.instance and now - p.seen_at < self.ttl
-            )
+            others_want = any(p.wants for p in live_others(board, self.instance, now=now, ttl=self.ttl))
             # nothing sent for ``want`` seconds: keep the share only while no other instance wants one
             wants = quiet < self.want or (quiet < self.idle and not others_want)
-            mine = split(self.budget, self.instance, board, wants=wants, now=time.time(), ttl=self.ttl)
+            mine = split(self.budget, self.instance, board, wants=wants, now=now, ttl=self.ttl)
             if mine < self.share:
                 self.share = mine
             self.repo.heartbeat(self.account, self.instance, share=mine, wants=wants)

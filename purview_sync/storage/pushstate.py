@@ -35,6 +35,7 @@ class PushStateRepo:
         if tables:
             spans.append((min(tables), max(tables)))
         found: dict[str, str] = {}
+        width = len(self._key(datastore_id, 0))  # the RowKey before the guid
         for first, last in spans:
             rows = self.table.query_entities(
                 "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
@@ -45,7 +46,6 @@ class PushStateRepo:
                 },
                 select=["RowKey", "hash"],
             )
-            width = len(self._key(datastore_id, 0))
             found.update({e["RowKey"][width:]: str(e.get("hash") or "") for e in rows})
         return found
 

@@ -340,13 +340,13 @@ class LineagePush:
         snapshot, state, integration = self.context.snapshot, self.job.services.push_state, self.job.integration
         todo = [(p, desired_values(table_facts(snapshot, p.container, self.links))) for p in plans
                 if p.guid is not None or (self.job.dry_run and p.entities)]  # (a preview: would be created)
-        current = {p.qn: ((p.existing_table or {}).get("businessAttributes") or {}).get(GROUP) for p, _ in todo}
         shown = any((p.existing_table or {}).get("businessAttributes") for p, _ in todo)
         containers = {int(p.container["id"]) for p, _ in todo}
         written = state.hashes(integration.id, snapshot.id, containers) if todo and not shown else {}
         saved: dict[tuple[int, str], str] = {}
         for p, wanted in todo:
-            changed = changed_count(current[p.qn], wanted, shown=shown, last=written.get(p.guid or ""))
+            current = ((p.existing_table or {}).get("businessAttributes") or {}).get(GROUP)
+            changed = changed_count(current, wanted, shown=shown, last=written.get(p.guid or ""))
             self.report.attributes_unchanged += len(wanted) - changed
             if not changed:
                 continue
