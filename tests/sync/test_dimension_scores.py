@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -20,23 +19,11 @@ from purview_sync.models import Integration
 from purview_sync.sync import typedef
 from tests.conftest import Api
 from tests.helpers import datastore_entry, empty_purview_account, group_writes, run_sync
+from tests.sync.test_push import Estate
 
 GROUP = "Qualytics"
 DIMS = {d: d.title() for d in typedef.DIMENSIONS}  # score key → attribute name
 TYPEDEF_WRITES = ("typedefs_create", "typedefs_update")
-
-
-@dataclass
-class Estate:
-    db: str
-    host: str
-    ds: int
-    guids: dict[str, str]
-    containers: dict[str, int] = field(default_factory=dict)
-    fields: dict[str, int] = field(default_factory=dict)
-
-    def guid(self, suffix: str = "") -> str:
-        return self.guids[f"mssql://{self.host}/{self.db}/dbo{suffix}"]
 
 
 def make_estate(local: LocalEnvironment) -> Estate:

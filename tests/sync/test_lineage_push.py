@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import fields
 
 import pytest
 
 from purview_sync.app.services import Services
 from purview_sync.dev.local_env import LocalEnvironment
-from purview_sync.dev.purview.knobs import STRICT, Knobs
+from purview_sync.dev.purview.knobs import STRICT
 from purview_sync.sync.job import DatastoreJob, SyncContext
 from purview_sync.sync.lineage_push import LineagePush
 from purview_sync.sync.lineage_typedef import COMPUTED_PROCESS, COMPUTED_TABLE
@@ -267,7 +266,6 @@ def test_push_is_idempotent_and_cleans_up_under_the_strictest_purview(
 ) -> None:
     """Case-sensitive search that refuses ``prefix`` (knobs.STRICT): the push still finds its own entities."""
     assert local.purview and local.qualytics
-    defaults = {f.name: getattr(Knobs(), f.name) for f in fields(Knobs)}
     local.purview.set_knobs(**STRICT)
     try:
         estate = make_estate(local)
@@ -279,7 +277,7 @@ def test_push_is_idempotent_and_cleans_up_under_the_strictest_purview(
         local.qualytics.remove_container(estate.computed["customer_names"])
         assert sync(api, integration, estate.ds, push=True, pull=False)["lineage_entities_deleted"] == 2
     finally:
-        local.purview.set_knobs(**defaults)
+        local.purview.reset_knobs()
     assert computed_entities(local, estate.ds, estate.computed["customer_names"]) == (None, None)
 
 
@@ -313,7 +311,6 @@ def test_a_computed_entity_keeps_every_value_and_is_not_rewritten_whatever_the_a
     with what was last written (no rewrite on every push)."""
     assert local.purview and local.qualytics
     p = local.purview
-    defaults = {f.name: getattr(Knobs(), f.name) for f in fields(Knobs)}
     p.set_knobs(**knobs)
     try:
         estate = make_estate(local)
@@ -334,4 +331,4 @@ def test_a_computed_entity_keeps_every_value_and_is_not_rewritten_whatever_the_a
         assert changed["errors"] == [], changed
         assert p.business_metadata(table["guid"])["Qualytics"] == before | {"QualityScore": 55.5}
     finally:
-        p.set_knobs(**defaults)
+        p.reset_knobs()

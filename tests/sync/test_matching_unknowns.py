@@ -4,7 +4,6 @@ relationshipAttributes, and search hits the Data Map no longer has."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Iterator
 
@@ -13,7 +12,6 @@ import pytest
 from purview_sync.app.services import Services
 from purview_sync.dev.local_env import LocalEnvironment
 from purview_sync.dev.purview import PurviewSim
-from purview_sync.dev.purview.knobs import Knobs
 from purview_sync.sync.matcher import DatastoreMatch, Matcher
 from tests.conftest import Api
 from tests.sync.test_matcher import qualytics_side
@@ -30,7 +28,7 @@ def integration(api: Api, local: LocalEnvironment) -> str:
 def sim(local: LocalEnvironment) -> Iterator[PurviewSim]:
     assert local.purview
     yield local.purview
-    local.purview.set_knobs(**dataclasses.asdict(Knobs()))
+    local.purview.reset_knobs()
 
 
 def run_match(services: Services, integration: str, datastore: dict, tables: list, fields: dict) -> DatastoreMatch:

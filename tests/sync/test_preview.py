@@ -5,7 +5,7 @@ suggests the Purview names closest to what did not match."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -16,26 +16,18 @@ from tests.conftest import Api
 from tests.helpers import datastore_entry, run_sync, wait_for_run
 from tests.sync.lineage_estate import make_estate as lineage_estate
 from tests.sync.test_lineage_pull import add_copy
+from tests.sync.test_push import Estate
 
 GROUP = "Qualytics"
 SEARCH_PATH = "/datamap/api/search/query"
 
 
 @dataclass
-class Estate:
-    db: str
-    host: str
-    ds: int
-    guids: dict[str, str]
-    containers: dict[str, int] = field(default_factory=dict)
-    fields: dict[str, int] = field(default_factory=dict)  # "table.column" → id
+class PreviewEstate(Estate):
     uid: str = ""
 
-    def guid(self, suffix: str = "") -> str:
-        return self.guids[f"mssql://{self.host}/{self.db}/dbo{suffix}"]
 
-
-def make_estate(local: LocalEnvironment) -> Estate:
+def make_estate(local: LocalEnvironment) -> PreviewEstate:
     """Purview has customers(id, phone, email), orders(id, amount), staging; Qualytics calls the phone column
     ``cust_phone`` and has ``staging_tmp`` instead of ``staging`` — the near misses a preview should name."""
     assert local.purview and local.qualytics
@@ -47,7 +39,7 @@ def make_estate(local: LocalEnvironment) -> Estate:
     q = local.qualytics
     ds = q.add_datastore(f"{db}.dbo", type="sqlserver", database=db, schema="dbo", host=host)
     q.add_quality_score(ds, 81.0)
-    estate = Estate(db=db, host=host, ds=ds, guids=guids, uid=uid)
+    estate = PreviewEstate(db=db, host=host, ds=ds, guids=guids, uid=uid)
     qualytics_tables = {"customers": ["id", "cust_phone", "email"], "orders": ["id", "amount"], "staging_tmp": ["x"]}
     for table, columns in qualytics_tables.items():
         cid = q.add_container(ds, table, quality_score=72.0)

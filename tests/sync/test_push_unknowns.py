@@ -3,14 +3,12 @@ POST that replaces the group instead of merging, and a bulk GET without ``busine
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
 
 from purview_sync.dev.local_env import LocalEnvironment
 from purview_sync.dev.purview import PurviewSim
-from purview_sync.dev.purview.knobs import Knobs
 from purview_sync.sync.delta import BULK_GET_WITHOUT_VALUES
 from tests.conftest import Api
 from tests.helpers import group_writes, run_sync
@@ -26,7 +24,7 @@ def integration(api: Api, local: LocalEnvironment) -> str:
 def sim(local: LocalEnvironment) -> Iterator[PurviewSim]:
     assert local.purview
     yield local.purview
-    local.purview.set_knobs(**dataclasses.asdict(Knobs()))
+    local.purview.reset_knobs()
 
 
 def expected_values(local: LocalEnvironment, estate: Estate, score: float) -> dict[str, dict]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
 
 from purview_sync.dev.purview.bizmeta import BusinessMetadataValues
+from purview_sync.dev.purview.knobs import Knobs
 from purview_sync.dev.purview.records import Classification, Collection, HttpError, Rel, now_ms
 from purview_sync.dev.purview.render import Rendering
 from purview_sync.dev.purview.typesystem import TypedefRules
@@ -23,6 +25,10 @@ class Seeding(Rendering, TypedefRules, BusinessMetadataValues):
         """Turn the simulator's unknown-behaviour knobs (``knobs.Knobs``), e.g. ``bm_group_post="replace"``."""
         with self._lock:
             self.knobs.update(**values)
+
+    def reset_knobs(self) -> None:
+        """Every knob back to its default (the simulator's historical behaviour), e.g. after a test."""
+        self.set_knobs(**{f.name: getattr(Knobs(), f.name) for f in fields(Knobs)})
 
     # --- seeding: roles and collections ----------------------------------------------------------------
     def grant(self, principal_id: str, *roles: str, collection: str | None = None) -> None:
